@@ -1,0 +1,1 @@
+"""The application: settings, wiring (bootstrap), the HTTP app and the CLI."""

@@ -1,0 +1,47 @@
+"""Settings, read once from the environment (OPERATIONS.md "Environment")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongodb_uri: str | None = None
+    db_name: str = "certreissue"
+    data_dir: Path = Path("./var")
+    dns_nameservers: tuple[str, ...] = ()
+    http_validation_port: int = 80
+    reissue_lifetime_hours: int = 168
+    graphiql: bool = True
+    rate_limit_per_minute: int = 120
+    master_key: str | None = None
+    db_timeout_ms: int = 5000
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        nameservers = tuple(s.strip() for s in env.get("CERTS_DNS_NAMESERVERS", "").split(",") if s.strip())
+        return cls(
+            mongodb_uri=env.get("MONGODB_URI") or None,
+            db_name=env.get("CERTS_DB_NAME", "certreissue"),
+            data_dir=Path(env.get("CERTS_DATA_DIR", "./var")),
+            dns_nameservers=nameservers,
+            http_validation_port=int(env.get("CERTS_HTTP_VALIDATION_PORT", "80")),
+            reissue_lifetime_hours=int(env.get("CERTS_REISSUE_LIFETIME_HOURS", "168")),
+            graphiql=_bool(env.get("CERTS_GRAPHIQL", "true")),
+            rate_limit_per_minute=int(env.get("CERTS_RATE_LIMIT_PER_MINUTE", "120")),
+            master_key=env.get("CERTS_MASTER_KEY") or None,
+            db_timeout_ms=int(env.get("CERTS_DB_TIMEOUT_MS", "5000")),
+        )

@@ -1,0 +1,127 @@
+"""The reissue: its words (flows, statuses, waivers) and its plain data (DOMAIN.md R6-R25)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+from domain.model import KeyAlgorithm, StoredPrivateKey, ValidationMethod
+
+
+class ReissueFlow(str, Enum):
+    ORGANIZATION_WOTRUS_DNSPOD = "ORGANIZATION_WOTRUS_DNSPOD"
+    ORGANIZATION_OTHER_BRAND = "ORGANIZATION_OTHER_BRAND"
+    PAID_DV = "PAID_DV"
+    FREE_DV = "FREE_DV"
+
+
+class ReissueStatus(str, Enum):
+    PENDING_DOMAIN_VALIDATION = "PENDING_DOMAIN_VALIDATION"
+    PENDING_MANUAL_REVIEW = "PENDING_MANUAL_REVIEW"
+    PENDING_CA_VERIFICATION = "PENDING_CA_VERIFICATION"
+    ISSUED = "ISSUED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATUSES
+
+
+ACTIVE_STATUSES = frozenset(
+    {
+        ReissueStatus.PENDING_DOMAIN_VALIDATION,
+        ReissueStatus.PENDING_MANUAL_REVIEW,
+        ReissueStatus.PENDING_CA_VERIFICATION,
+    }
+)
+
+
+class Waiver(str, Enum):
+    SUBMITTED_WITHIN_3_DAYS = "SUBMITTED_WITHIN_3_DAYS"
+    SAME_CSR = "SAME_CSR"
+    AUTO_VALIDATION_CONFIGURED = "AUTO_VALIDATION_CONFIGURED"
+    VERIFIED_WITHIN_13_MONTHS = "VERIFIED_WITHIN_13_MONTHS"
+    ORGANIZATION_UNCHANGED = "ORGANIZATION_UNCHANGED"
+
+
+class CsrSource(str, Enum):
+    ORIGINAL = "ORIGINAL"
+    ONLINE = "ONLINE"
+    UPLOAD = "UPLOAD"
+
+
+class DomainValidationStatus(str, Enum):
+    PENDING = "PENDING"
+    VERIFIED = "VERIFIED"
+    FAILED = "FAILED"
+
+
+DNS_CHALLENGE_LABEL = "_dnsauth"
+FILE_CHALLENGE_PATH = "/.well-known/pki-validation/fileauth.txt"
+
+
+@dataclass(frozen=True)
+class DomainValidation:
+    """R20: the challenge for one domain, and what the last check found (R21)."""
+
+    method: ValidationMethod
+    status: DomainValidationStatus
+    token: str
+    last_checked_at: datetime | None = None
+    last_error: str | None = None
+
+    def dns_name(self, hostname: str) -> str:
+        return f"{DNS_CHALLENGE_LABEL}.{hostname.removeprefix('*.')}"
+
+    def file_url(self, hostname: str) -> str:
+        return f"http://{hostname.removeprefix('*.')}{FILE_CHALLENGE_PATH}"
+
+
+@dataclass(frozen=True)
+class ReissueEvent:
+    """R25: one appended state change; never rewritten."""
+
+    at: datetime
+    actor: str
+    from_status: ReissueStatus | None
+    to_status: ReissueStatus
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Reissue:
+    id: str
+    account: str
+    certificate_id: str
+    primary_domain: str
+    flow: ReissueFlow
+    status: ReissueStatus
+    domain: str
+    csr_source: CsrSource
+    csr_pem: str
+    key_algorithm: KeyAlgorithm
+    key_parameter: str
+    reason: str | None
+    organization_name: str | None
+    private_key_protected: bool
+    domain_validation_required: bool
+    manual_review_required: bool
+    waivers: tuple[Waiver, ...]
+    domain_validation: DomainValidation | None
+    events: tuple[ReissueEvent, ...]
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    completed_at: datetime | None = None
+    private_key: StoredPrivateKey | None = None
+    reminded_at: datetime | None = None
+    review_note: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def deployable_to_cloud_services(self) -> bool:
+        """R9: a password-protected key cannot go to cloud load balancers or CDNs."""
+        return not self.private_key_protected

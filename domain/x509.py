@@ -1,0 +1,309 @@
+"""Reading certificates, chains and private keys (pure computation with `cryptography`).
+
+Every failure is an InvalidInput whose message says what was wrong, so that a person who
+pasted the wrong thing knows what to paste instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from domain.errors import ErrorCode, InvalidInput
+from domain.hostnames import normalize_hostname
+from domain.model import KeyAlgorithm
+
+MAX_PEM_BYTES = 64 * 1024
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.DOTALL
+)
+# OpenSSL names, as the contract and DOMAIN.md R8 use them.
+CURVE_NAMES = {"secp256r1": "prime256v1", "secp384r1": "secp384r1", "secp521r1": "secp521r1"}
+
+
+@dataclass(frozen=True)
+class KeyDescription:
+    algorithm: KeyAlgorithm
+    parameter: str  # "2048" for RSA, the OpenSSL curve name for ECC
+
+
+@dataclass(frozen=True)
+class ParsedCertificate:
+    domain: str
+    subject_alt_names: tuple[str, ...]
+    organization_name: str | None
+    serial_number: str
+    fingerprint_sha256: str
+    not_before: datetime
+    not_after: datetime
+    key: KeyDescription
+    certificate_pem: str
+    chain_pem: str
+    public_key_der: bytes
+
+
+def _pem_blocks(text: str, field: list[str]) -> list[tuple[str, str]]:
+    if len(text.encode("utf-8", "replace")) > MAX_PEM_BYTES:
+        raise InvalidInput(
+            f"the PEM text is larger than {MAX_PEM_BYTES // 1024} KiB",
+            code=ErrorCode.INVALID_INPUT,
+            field=field,
+        )
+    blocks = [(m.group(1), m.group(0)) for m in _PEM_BLOCK.finditer(text)]
+    return blocks
+
+
+def describe_public_key(public_key, *, field: list[str], code: ErrorCode) -> KeyDescription:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return KeyDescription(KeyAlgorithm.RSA, str(public_key.key_size))
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        name = CURVE_NAMES.get(public_key.curve.name, public_key.curve.name)
+        return KeyDescription(KeyAlgorithm.ECC, name)
+    raise InvalidInput(
+        f"the key type {type(public_key).__name__.removeprefix('_')} is not supported: use RSA or ECC",
+        code=ErrorCode.UNSUPPORTED_ALGORITHM,
+        field=field,
+    )
+
+
+def public_key_der(public_key) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _dns_names(cert: x509.Certificate) -> list[str]:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    return list(ext.value.get_values_for_type(x509.DNSName))
+
+
+def _first_attribute(name: x509.Name, oid) -> str | None:
+    attrs = name.get_attributes_for_oid(oid)
+    if not attrs:
+        return None
+    value = attrs[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def parse_certificate_chain(text: str, *, field: list[str]) -> ParsedCertificate:
+    """Parses `leaf [intermediate ...]` PEM text (R-"Words": the certificate's facts)."""
+    blocks = _pem_blocks(text or "", field)
+    if not blocks:
+        raise InvalidInput(
+            "no PEM block found: paste the certificate starting with "
+            "-----BEGIN CERTIFICATE-----",
+            code=ErrorCode.INVALID_CERTIFICATE,
+            field=field,
+        )
+    others = sorted({label for label, _ in blocks if label != "CERTIFICATE"})
+    if others:
+        raise InvalidInput(
+            f"expected only CERTIFICATE blocks, found {', '.join(others)}"
+            + (": put the private key in privateKeyPem" if any("KEY" in o for o in others) else "")
+            + (": put the CSR in csrPem" if any("REQUEST" in o for o in others) else ""),
+            code=ErrorCode.INVALID_CERTIFICATE,
+            field=field,
+        )
+    certs: list[x509.Certificate] = []
+    for index, (_, block) in enumerate(blocks):
+        try:
+            certs.append(x509.load_pem_x509_certificate(block.encode("ascii", "replace")))
+        except ValueError as exc:
+            where = "the first certificate" if index == 0 else f"certificate #{index + 1} of the chain"
+            raise InvalidInput(
+                f"{where} could not be read: it is truncated or not DER inside the PEM ({exc})",
+                code=ErrorCode.INVALID_CERTIFICATE,
+                field=field,
+            ) from exc
+    leaf, chain = certs[0], certs[1:]
+    if _is_ca(leaf) and chain:
+        raise InvalidInput(
+            "the first certificate is a CA certificate: put the leaf (your site's certificate) first, then the intermediates",
+            code=ErrorCode.INVALID_CERTIFICATE,
+            field=field,
+        )
+    for index, (child, parent) in enumerate(zip(certs, chain), start=1):
+        try:
+            child.verify_directly_issued_by(parent)
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
+            raise InvalidInput(
+                f"certificate #{index + 1} did not issue certificate #{index}: "
+                "the chain must be the leaf first, then each issuer in order",
+                code=ErrorCode.INVALID_CERTIFICATE,
+                field=field,
+            ) from exc
+
+    common_name = _first_attribute(leaf.subject, NameOID.COMMON_NAME)
+    raw_sans = _dns_names(leaf)
+    bound = common_name or (raw_sans[0] if raw_sans else None)
+    if not bound:
+        raise InvalidInput(
+            "the certificate names no domain: it has neither a common name nor a DNS subject alternative name",
+            code=ErrorCode.INVALID_CERTIFICATE,
+            field=field,
+        )
+    try:
+        domain = normalize_hostname(bound, field=field)
+        sans = tuple(dict.fromkeys(normalize_hostname(n, field=field) for n in raw_sans))
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"the certificate's domain is not a valid hostname: {exc.message}",
+            code=ErrorCode.INVALID_CERTIFICATE,
+            field=field,
+        ) from exc
+    key = describe_public_key(leaf.public_key(), field=field, code=ErrorCode.INVALID_CERTIFICATE)
+    return ParsedCertificate(
+        domain=domain,
+        subject_alt_names=sans,
+        organization_name=_first_attribute(leaf.subject, NameOID.ORGANIZATION_NAME),
+        serial_number=format(leaf.serial_number, "X"),
+        fingerprint_sha256=leaf.fingerprint(hashes.SHA256()).hex().upper(),
+        not_before=leaf.not_valid_before_utc,
+        not_after=leaf.not_valid_after_utc,
+        key=key,
+        certificate_pem=leaf.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        chain_pem="".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in chain),
+        public_key_der=public_key_der(leaf.public_key()),
+    )
+
+
+def load_private_key(text: str, password: str | None, *, field: list[str], password_field: list[str]):
+    """Reads a PEM private key, decrypting it with `password` when it is encrypted."""
+    blocks = _pem_blocks(text or "", field)
+    keys = [block for label, block in blocks if label.endswith("PRIVATE KEY")]
+    if not keys:
+        found = ", ".join(sorted({label for label, _ in blocks})) or "no PEM block"
+        raise InvalidInput(
+            f"expected a PEM private key (-----BEGIN PRIVATE KEY-----), found {found}",
+            code=ErrorCode.INVALID_CERTIFICATE,
+            field=field,
+        )
+    if len(keys) > 1:
+        raise InvalidInput(
+            "more than one private key was given: paste only the certificate's key",
+            code=ErrorCode.INVALID_CERTIFICATE,
+            field=field,
+        )
+    data = keys[0].encode("ascii", "replace")
+    encrypted = b"ENCRYPTED" in data
+    if encrypted and not password:
+        raise InvalidInput(
+            "the private key is encrypted: give its password in privateKeyPassword",
+            code=ErrorCode.INVALID_INPUT,
+            field=password_field,
+        )
+    try:
+        key = serialization.load_pem_private_key(data, password.encode() if encrypted and password else None)
+    except TypeError as exc:
+        # A password for a key that is not encrypted, or the reverse.
+        raise InvalidInput(
+            "the private key is not encrypted: leave privateKeyPassword empty",
+            code=ErrorCode.INVALID_INPUT,
+            field=password_field,
+        ) from exc
+    except ValueError as exc:
+        if encrypted:
+            raise InvalidInput(
+                "the private key could not be decrypted: the password is wrong",
+                code=ErrorCode.INVALID_INPUT,
+                field=password_field,
+            ) from exc
+        raise InvalidInput(
+            f"the private key could not be read: it is truncated or corrupt ({exc})",
+            code=ErrorCode.INVALID_CERTIFICATE,
+            field=field,
+        ) from exc
+    except UnsupportedAlgorithm as exc:
+        raise InvalidInput(
+            f"the private key's algorithm is not supported ({exc})",
+            code=ErrorCode.UNSUPPORTED_ALGORITHM,
+            field=field,
+        ) from exc
+    return key, encrypted
+
+
+def private_key_pkcs8(key, password: str | None) -> bytes:
+    """PKCS#8 PEM, encrypted with `password` when one is given (R9)."""
+    encryption = (
+        serialization.BestAvailableEncryption(password.encode())
+        if password
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+def load_csr(text: str, *, field: list[str]) -> x509.CertificateSigningRequest:
+    """Reads one PEM CSR and checks its self-signature (R8: INVALID_CSR)."""
+    blocks = _pem_blocks(text or "", field)
+    csrs = [block for label, block in blocks if label in ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST")]
+    if not csrs:
+        found = ", ".join(sorted({label for label, _ in blocks})) or "no PEM block"
+        raise InvalidInput(
+            f"expected a PEM CSR (-----BEGIN CERTIFICATE REQUEST-----), found {found}",
+            code=ErrorCode.INVALID_CSR,
+            field=field,
+        )
+    if len(csrs) > 1:
+        raise InvalidInput("more than one CSR was given", code=ErrorCode.INVALID_CSR, field=field)
+    try:
+        csr = x509.load_pem_x509_csr(csrs[0].encode("ascii", "replace"))
+    except ValueError as exc:
+        raise InvalidInput(
+            f"the CSR could not be read: it is truncated or corrupt ({exc})",
+            code=ErrorCode.INVALID_CSR,
+            field=field,
+        ) from exc
+    try:
+        valid = csr.is_signature_valid
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        raise InvalidInput(
+            f"the CSR's signature cannot be checked ({exc})", code=ErrorCode.INVALID_CSR, field=field
+        ) from exc
+    if not valid:
+        raise InvalidInput(
+            "the CSR's signature is not valid: it was altered after it was signed",
+            code=ErrorCode.INVALID_CSR,
+            field=field,
+        )
+    return csr
+
+
+def csr_names(csr: x509.CertificateSigningRequest) -> list[str]:
+    """The CSR's common name and DNS SANs, normalized where they are hostnames."""
+    names: list[str] = []
+    cn = _first_attribute(csr.subject, NameOID.COMMON_NAME)
+    if cn:
+        names.append(cn)
+    try:
+        ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names.extend(ext.value.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        pass
+    result = []
+    for name in names:
+        try:
+            result.append(normalize_hostname(name))
+        except InvalidInput:
+            continue
+    return list(dict.fromkeys(result))
+
+
+def utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

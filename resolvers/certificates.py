@@ -1,0 +1,33 @@
+"""Certificate queries and the upload mutation."""
+
+from __future__ import annotations
+
+from domain.certificates import UploadCertificate
+from domain.errors import DomainError
+from domain.model import Certificate, CertificateFilter, Page
+from resolvers.context import Context
+from resolvers.errors import capture
+
+
+async def certificate(ctx: Context, certificate_id: str) -> Certificate | None:
+    """R26: another account's certificate is null, like one that does not exist."""
+    return await ctx.certificate_loader.load(certificate_id)
+
+
+async def certificates(
+    ctx: Context, *, first: int, after: str | None, filter: CertificateFilter
+) -> Page:
+    page = await ctx.services.certificates.list(ctx.caller, filter, first=first, after=after)
+    for item in page.items:
+        ctx.certificate_loader.prime(item.id, item)
+    return page
+
+
+async def upload_certificate(
+    ctx: Context, command: UploadCertificate
+) -> tuple[Certificate | None, list[DomainError]]:
+    return await capture(ctx.services.certificates.upload(ctx.caller, command))
+
+
+def private_key_pem(ctx: Context, cert: Certificate) -> str | None:
+    return ctx.services.certificates.private_key_pem(ctx.caller, cert)

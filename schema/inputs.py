@@ -1,0 +1,67 @@
+"""GraphQL input types of the contract, and their conversion to domain commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from domain import model
+from domain.certificates import UploadCertificate
+from schema.types import Brand, CertificateStatus, ReissueStatus, ValidationLevel, ValidationMethod
+
+
+@strawberry.input
+class CertificateFilter:
+    status: CertificateStatus | None = None
+    primary_domain: str | None = None
+    domain_contains: str | None = strawberry.field(default=None, description="Substring match on the bound domain.")
+    expires_before: datetime | None = None
+
+    def to_domain(self) -> model.CertificateFilter:
+        return model.CertificateFilter(
+            status=self.status,
+            primary_domain=self.primary_domain,
+            domain_contains=self.domain_contains,
+            expires_before=self.expires_before,
+        )
+
+
+@strawberry.input
+class ReissueFilter:
+    status: ReissueStatus | None = None
+    certificate_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class UploadCertificateInput:
+    certificate_pem: str = strawberry.field(description="Leaf first, then any intermediates.")
+    brand: Brand
+    validation_level: ValidationLevel
+    private_key_pem: str | None = None
+    private_key_password: str | None = None
+    csr_pem: str | None = strawberry.field(
+        default=None, description="The CSR the certificate was issued from, if kept; enables CSR source ORIGINAL."
+    )
+    is_free: bool = False
+    validation_method: ValidationMethod = model.ValidationMethod.DNS
+    organization_name: str | None = None
+    auto_validation_configured: bool = strawberry.field(
+        default=False, description="TrustAsia multi-year wildcard with automatic validation configured (R18)."
+    )
+    purchased_years: int = strawberry.field(default=1, description="Validity purchased, in years (R18 looks for 2 or 3).")
+
+    def to_domain(self) -> UploadCertificate:
+        return UploadCertificate(
+            certificate_pem=self.certificate_pem,
+            brand=self.brand,
+            validation_level=self.validation_level,
+            private_key_pem=self.private_key_pem,
+            private_key_password=self.private_key_password,
+            csr_pem=self.csr_pem,
+            is_free=self.is_free,
+            validation_method=self.validation_method,
+            organization_name=self.organization_name,
+            auto_validation_configured=self.auto_validation_configured,
+            purchased_years=self.purchased_years,
+        )

@@ -1,0 +1,205 @@
+"""GraphQL object types of the contract (contract.graphql), built from domain data."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from domain import errors as domain_errors
+from domain import model, reissues
+from domain.model import Page
+from resolvers import certificates as certificate_resolvers
+from domain.pagination import encode_cursor
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
+ErrorCode = strawberry.enum(domain_errors.ErrorCode, name="ErrorCode")
+ValidationLevel = strawberry.enum(model.ValidationLevel, name="ValidationLevel")
+Brand = strawberry.enum(model.Brand, name="Brand")
+CertificateStatus = strawberry.enum(model.CertificateStatus, name="CertificateStatus")
+KeyAlgorithm = strawberry.enum(model.KeyAlgorithm, name="KeyAlgorithm")
+ValidationMethod = strawberry.enum(model.ValidationMethod, name="ValidationMethod")
+CsrSource = strawberry.enum(reissues.CsrSource, name="CsrSource")
+ReissueFlow = strawberry.enum(reissues.ReissueFlow, name="ReissueFlow")
+ReissueStatus = strawberry.enum(reissues.ReissueStatus, name="ReissueStatus")
+Waiver = strawberry.enum(reissues.Waiver, name="Waiver")
+DomainValidationStatus = strawberry.enum(reissues.DomainValidationStatus, name="DomainValidationStatus")
+
+
+@strawberry.type
+class UserError:
+    code: ErrorCode
+    message: str
+    field: list[str] | None = strawberry.field(
+        description='Path to the input field at fault, e.g. ["input", "csrPem"]; null when not one field.'
+    )
+
+    @classmethod
+    def from_domain(cls, error: domain_errors.DomainError) -> UserError:
+        return cls(code=error.code, message=error.message, field=error.field)
+
+
+def user_errors(errors: list[domain_errors.DomainError]) -> list[UserError]:
+    return [UserError.from_domain(e) for e in errors]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.interface
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class Organization:
+    name: str
+
+
+@strawberry.type
+class CertificateVersion:
+    serial_number: str
+    fingerprint_sha256: str
+    not_before: datetime
+    not_after: datetime
+    key_algorithm: KeyAlgorithm
+    key_parameter: str
+    issued_at: datetime
+    superseded_at: datetime | None = strawberry.field(
+        description="When a reissue replaced this version; null for the current one."
+    )
+
+    @classmethod
+    def from_domain(cls, v: model.CertificateVersion) -> CertificateVersion:
+        return cls(
+            serial_number=v.serial_number,
+            fingerprint_sha256=v.fingerprint_sha256,
+            not_before=v.not_before,
+            not_after=v.not_after,
+            key_algorithm=v.key_algorithm,
+            key_parameter=v.key_parameter,
+            issued_at=v.issued_at,
+            superseded_at=v.superseded_at,
+        )
+
+
+@strawberry.type
+class ReissueEligibility:
+    eligible: bool
+    reasons: list[UserError] = strawberry.field(
+        description="Empty when eligible. Codes are the ones requestReissue would return (R1-R4)."
+    )
+    flow: ReissueFlow
+
+
+@strawberry.type
+class Certificate(Node):
+    id: strawberry.ID
+    domain: str
+    subject_alt_names: list[str]
+    primary_domain: str
+    brand: Brand
+    validation_level: ValidationLevel
+    is_free: bool
+    status: CertificateStatus
+    key_algorithm: KeyAlgorithm
+    key_parameter: str
+    not_before: datetime
+    not_after: datetime
+    issued_at: datetime
+    serial_number: str
+    fingerprint_sha256: str
+    validation_method: ValidationMethod
+    organization: Organization | None
+    reissue_count: int
+    certificate_pem: str = strawberry.field(description="Leaf certificate, PEM.")
+    chain_pem: str = strawberry.field(description="Intermediate chain, PEM (may be empty).")
+    versions: list[CertificateVersion] = strawberry.field(
+        description="Newest first; the first entry is the current version."
+    )
+    model: strawberry.Private[model.Certificate]
+
+    @classmethod
+    def from_domain(cls, c: model.Certificate, now: datetime) -> Certificate:
+        v = c.current
+        return cls(
+            id=strawberry.ID(c.id),
+            domain=c.domain,
+            subject_alt_names=list(c.subject_alt_names),
+            primary_domain=c.primary_domain,
+            brand=c.brand,
+            validation_level=c.validation_level,
+            is_free=c.is_free,
+            status=c.status_at(now),
+            key_algorithm=v.key_algorithm,
+            key_parameter=v.key_parameter,
+            not_before=v.not_before,
+            not_after=v.not_after,
+            issued_at=v.issued_at,
+            serial_number=v.serial_number,
+            fingerprint_sha256=v.fingerprint_sha256,
+            validation_method=c.validation_method,
+            organization=Organization(name=c.organization_name) if c.organization_name else None,
+            reissue_count=c.reissue_count,
+            certificate_pem=v.certificate_pem,
+            chain_pem=v.chain_pem,
+            versions=[CertificateVersion.from_domain(x) for x in c.versions],
+            model=c,
+        )
+
+    @strawberry.field(
+        description="The current private key as stored: encrypted PKCS#8 PEM when it was "
+        "password-protected (R9); null when the service never had it."
+    )
+    def private_key_pem(self, info: strawberry.Info[Context]) -> str | None:
+        return certificate_resolvers.private_key_pem(info.context, self.model)
+
+    @strawberry.field(description="The reissue in progress, if any (R4).")
+    async def active_reissue(
+        self, info: strawberry.Info[Context]
+    ) -> Annotated[Reissue, strawberry.lazy("schema.reissue_types")] | None:
+        return None
+
+    @strawberry.field
+    async def reissues(
+        self, info: strawberry.Info[Context], first: int = 20, after: str | None = None
+    ) -> Annotated[ReissueConnection, strawberry.lazy("schema.reissue_types")]:
+        from schema.reissue_types import ReissueConnection
+
+        return ReissueConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0)
+
+    @strawberry.field
+    async def reissue_eligibility(self, info: strawberry.Info[Context]) -> ReissueEligibility:
+        return ReissueEligibility(eligible=True, reasons=[], flow=reissues.ReissueFlow.PAID_DV)
+
+
+@strawberry.type
+class CertificateEdge:
+    cursor: str
+    node: Certificate
+
+
+@strawberry.type
+class CertificateConnection:
+    edges: list[CertificateEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @classmethod
+    def from_page(cls, page: Page, now: datetime) -> CertificateConnection:
+        edges = [CertificateEdge(cursor=encode_cursor(c.id), node=Certificate.from_domain(c, now)) for c in page.items]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None),
+            total_count=page.total_count,
+        )
+
+
+

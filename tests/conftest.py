@@ -1,0 +1,152 @@
+"""Session fixtures: one real database server (FerretDB, or MONGODB_URI when set) and one
+real HTTP server (uvicorn running the app) for the whole run. Tests isolate themselves by
+account: each gets fresh account names."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from adapters.ferretdb import EmbeddedDatabase
+from certreissue.app import create_app
+from certreissue.bootstrap import Services, build_services
+from certreissue.settings import Settings
+from domain.model import Role
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("certs-data")
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory) -> Iterator[str]:
+    """MONGODB_URI when set (real MongoDB), else a FerretDB of our own on a free port."""
+    if os.environ.get("MONGODB_URI"):
+        yield os.environ["MONGODB_URI"]
+        return
+    embedded = EmbeddedDatabase(tmp_path_factory.mktemp("ferretdb"))
+    embedded.start()
+    try:
+        yield embedded.uri
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    return Settings(
+        db_name=f"certreissue_test_{uuid.uuid4().hex[:8]}",
+        data_dir=data_dir,
+        graphiql=True,
+        db_timeout_ms=3000,
+    )
+
+
+class ApiServer:
+    """uvicorn serving the real app on a loopback port, in a thread of its own."""
+
+    def __init__(self, settings: Settings, uri: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings, uri), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> ApiServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+@pytest.fixture(scope="session")
+def api(settings: Settings, database_uri: str) -> Iterator[ApiServer]:
+    server = ApiServer(settings, database_uri).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def services(settings: Settings, database_uri: str, api) -> AsyncIterator[Services]:
+    """The same wiring as the server's, in the tests' loop: for setting up tokens and for
+    looking at the database directly."""
+    s = build_services(settings, database_uri)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture(scope="session")
+async def http(api: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+        yield client
+
+
+class GraphQLClient:
+    def __init__(self, http: httpx.AsyncClient, token: str | None) -> None:
+        self.http = http
+        self.token = token
+
+    async def raw(self, query: str, variables: dict | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def __call__(self, query: str, variables: dict | None = None) -> dict:
+        """Executes and returns `data`; fails the test on top-level errors."""
+        response = await self.raw(query, variables)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+
+@pytest.fixture
+def new_account():
+    def make(prefix: str = "acct") -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+    return make
+
+
+@pytest.fixture
+async def client_for(services: Services, http: httpx.AsyncClient):
+    """client_for(account, 'owner', ...) -> a GraphQL client with a fresh token."""
+
+    async def make(account: str, *roles: str) -> GraphQLClient:
+        token = await services.tokens.create(account, [Role(r) for r in (roles or ("owner",))])
+        return GraphQLClient(http, token)
+
+    return make
+
+
+@pytest.fixture
+async def owner(client_for, new_account) -> GraphQLClient:
+    return await client_for(new_account("owner"), "owner")
