@@ -140,6 +140,7 @@ def certificate_to_doc(c: Certificate) -> dict:
         "reissueCount": c.reissue_count,
         # The current version's facts stay top-level: FerretDB indexes no nested field.
         "fingerprintSha256": current.fingerprint_sha256,
+        "serialNumber": current.serial_number,
         "notAfter": current.not_after,
         "versions": [_version_to_doc(v) for v in c.versions],
         "privateKey": (
@@ -202,6 +203,12 @@ class MongoCertificateRepository(CertificateRepository):
         doc = await self._col.find_one({"_id": certificate_id, "account": account})
         return certificate_from_doc(doc) if doc else None
 
+    async def replace_current(self, certificate: Certificate, *, expected_serial: str) -> bool:
+        result = await self._col.replace_one(
+            {"_id": certificate.id, "serialNumber": expected_serial}, certificate_to_doc(certificate)
+        )
+        return result.matched_count == 1
+
     async def get_many(self, account: str, ids: Sequence[str]) -> dict[str, Certificate]:
         if not ids:
             return {}
@@ -209,7 +216,7 @@ class MongoCertificateRepository(CertificateRepository):
         return {d["_id"]: certificate_from_doc(d) for d in docs}
 
     @staticmethod
-    def _query(account: str, f: CertificateFilter, now: datetime) -> dict:
+    def _query(account: str, f: CertificateFilter, now: datetime, reissuing: Sequence[str]) -> dict:
         query: dict = {"account": account}
         if f.primary_domain is not None:
             query["primaryDomain"] = f.primary_domain
@@ -225,6 +232,9 @@ class MongoCertificateRepository(CertificateRepository):
             elif f.status == CertificateStatus.ISSUED:
                 query["status"] = CertificateStatus.ISSUED.value
                 not_after["$gt"] = now
+                query["_id"] = {"$nin": list(reissuing)}
+            elif f.status == CertificateStatus.REISSUING:
+                query["_id"] = {"$in": list(reissuing)}
             else:
                 query["status"] = f.status.value
         if not_after:
@@ -232,18 +242,22 @@ class MongoCertificateRepository(CertificateRepository):
         return query
 
     async def list(
-        self, account: str, filter: CertificateFilter, *, first: int, after: str | None, now: datetime
+        self,
+        account: str,
+        filter: CertificateFilter,
+        *,
+        first: int,
+        after: str | None,
+        now: datetime,
+        reissuing: Sequence[str] = (),
     ) -> Page:
-        query = self._query(account, filter, now)
+        query = self._query(account, filter, now, reissuing)
         total = await self._col.count_documents(query)
         page_query = dict(query)
         if after:
-            page_query["_id"] = {"$lt": decode_cursor(after, field=["after"])}
-        docs = (
-            await self._col.find(page_query).sort("_id", DESCENDING).limit(first + 1).to_list()
-            if first > 0
-            else []
-        )
+            page_query["_id"] = {**page_query.get("_id", {}), "$lt": decode_cursor(after, field=["after"], prefix=CERTIFICATE_ID_PREFIX)}
+        # One more than asked for tells whether there is a next page (also for first: 0).
+        docs = await self._col.find(page_query).sort("_id", DESCENDING).limit(first + 1).to_list()
         items = [certificate_from_doc(d) for d in docs[:first]]
         return Page(items=items, has_next_page=len(docs) > first, total_count=total)
 

@@ -21,11 +21,13 @@ from cross_web import HTTPException
 
 from certreissue.bootstrap import Services, build_services
 from certreissue.settings import Settings
+from domain.model import Caller
 from resolvers.context import Context
 from schema import build_schema
 
 log = logging.getLogger("certreissue")
 READY_TIMEOUT_SECONDS = 2.0
+ANONYMOUS = Caller(account="", roles=frozenset())
 
 
 def _graphql_error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
@@ -50,7 +52,9 @@ class CertReissueGraphQL(GraphQL):
             return PlainTextResponse(exc.reason, status_code=exc.status_code)
 
     async def get_context(self, request, response) -> Context:
-        return Context(services=self._services_ref["services"], caller=request.scope["state"]["caller"])
+        # The GraphiQL page is rendered without a caller; no operation runs without one.
+        caller = request.scope.get("state", {}).get("caller") or ANONYMOUS
+        return Context(services=self._services_ref["services"], caller=caller)
 
 
 def _wants_graphiql(request: Request) -> bool:
@@ -59,6 +63,23 @@ def _wants_graphiql(request: Request) -> bool:
         and "text/html" in request.headers.get("accept", "")
         and "query" not in request.query_params
     )
+
+
+SWEEP_INTERVAL_SECONDS = 15.0
+
+
+async def _sweep_forever(services: Services) -> None:
+    """R24: expires overdue reissues and finishes what dead processes left half-done."""
+    while True:
+        try:
+            counts = await services.reissues.sweep()
+            if any(counts.values()):
+                log.info("sweep: %s", counts)
+        except PyMongoError:
+            log.warning("sweep skipped: database unavailable")
+        except Exception:  # noqa: BLE001 - the sweeper must outlive one bad document
+            log.exception("sweep failed")
+        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
 
 
 def create_app(settings: Settings, mongodb_uri: str) -> Starlette:
@@ -114,13 +135,17 @@ def create_app(settings: Settings, mongodb_uri: str) -> Starlette:
         services = build_services(settings, mongodb_uri)
         services_ref["services"] = services
         try:
-            await services.database.ensure_indexes()
+            await services.start()
         except PyMongoError:
             await services.close()
             raise
+        sweeper = asyncio.create_task(_sweep_forever(services))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await services.close()
 
     return Starlette(

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from adapters.authority import BuiltInAuthority
 from adapters.clock import SystemClock
+from adapters.keys import ThreadKeyFactory
 from adapters.mongo import Database, MongoCertificateRepository, MongoTokenStore
+from adapters.mongo_reissues import (
+    MongoIdempotencyStore,
+    MongoLockStore,
+    MongoReissueRepository,
+    MongoVerificationLog,
+    ensure_reissue_indexes,
+)
 from adapters.sealing import AesGcmSealer, derive_key, load_or_create_master_key
+from adapters.validation import LiveDomainChecker
 from certreissue.settings import Settings
 from domain.certificates import CertificateService
-from domain.ports import Clock, TokenStore
+from domain.ports import Clock, DomainChecker, TokenStore
+from domain.reissuing import ReissueService
 
 
 @dataclass
@@ -21,21 +33,55 @@ class Services:
     clock: Clock
     tokens: TokenStore
     certificates: CertificateService
+    reissues: ReissueService
+    reissue_repository: MongoReissueRepository
+    locks: MongoLockStore
+
+    async def start(self) -> None:
+        await self.database.ensure_indexes()
+        await ensure_reissue_indexes(self.database)
 
     async def close(self) -> None:
         await self.database.close()
 
 
-def build_services(settings: Settings, mongodb_uri: str) -> Services:
+def build_services(
+    settings: Settings,
+    mongodb_uri: str,
+    *,
+    clock: Clock | None = None,
+    checker: DomainChecker | None = None,
+) -> Services:
     master_key = load_or_create_master_key(settings.data_dir, settings.master_key)
     database = Database(mongodb_uri, settings.db_name, timeout_ms=settings.db_timeout_ms)
-    clock = SystemClock()
+    clock = clock or SystemClock()
+    sealer = AesGcmSealer(master_key)
+    certificate_repository = MongoCertificateRepository(database)
+    certificates = CertificateService(certificate_repository, sealer, clock)
+    reissue_repository = MongoReissueRepository(database)
+    locks = MongoLockStore(database)
+    reissues = ReissueService(
+        certificates=certificates,
+        certificate_repository=certificate_repository,
+        reissues=reissue_repository,
+        locks=locks,
+        idempotency=MongoIdempotencyStore(database, derive_key(master_key, "certreissue idempotency v1")),
+        verifications=MongoVerificationLog(database),
+        authority=BuiltInAuthority(settings.data_dir),
+        keys=ThreadKeyFactory(),
+        checker=checker
+        or LiveDomainChecker(settings.dns_nameservers, settings.http_validation_port),
+        sealer=sealer,
+        clock=clock,
+        lifetime=timedelta(hours=settings.reissue_lifetime_hours),
+    )
     return Services(
         settings=settings,
         database=database,
         clock=clock,
         tokens=MongoTokenStore(database, derive_key(master_key, "certreissue api-token hashing v1")),
-        certificates=CertificateService(
-            MongoCertificateRepository(database), AesGcmSealer(master_key), clock
-        ),
+        certificates=certificates,
+        reissues=reissues,
+        reissue_repository=reissue_repository,
+        locks=locks,
     )

@@ -52,7 +52,7 @@ async def _with_services(settings: Settings, uri: str, work):
 
     services = build_services(settings, uri)
     try:
-        await services.database.ensure_indexes()
+        await services.start()
         return await work(services)
     finally:
         await services.close()

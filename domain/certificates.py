@@ -192,7 +192,13 @@ class CertificateService:
         return certificate
 
     async def list(
-        self, caller: Caller, filter: CertificateFilter, *, first: int, after: str | None
+        self,
+        caller: Caller,
+        filter: CertificateFilter,
+        *,
+        first: int,
+        after: str | None,
+        reissuing: list[str] | None = None,
     ) -> Page:
         if first < 0:
             raise InvalidInput("first must not be negative", field=["first"])
@@ -219,7 +225,7 @@ class CertificateService:
                 expires_before=filter.expires_before,
             )
         return await self._repository.list(
-            caller.account, filter, first=first, after=after, now=self._clock.now()
+            caller.account, filter, first=first, after=after, now=self._clock.now(), reissuing=reissuing or ()
         )
 
     def private_key_pem(self, caller: Caller, certificate: Certificate) -> str | None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -39,6 +40,11 @@ class CertificateRepository(ABC):
     async def get(self, account: str, certificate_id: str) -> Certificate | None: ...
 
     @abstractmethod
+    async def replace_current(self, certificate: Certificate, *, expected_serial: str) -> bool:
+        """R23: stores the certificate with its new current version, unless its current
+        serial is no longer `expected_serial` (another writer came first)."""
+
+    @abstractmethod
     async def get_many(self, account: str, ids: Sequence[str]) -> dict[str, Certificate]: ...
 
     @abstractmethod
@@ -50,7 +56,9 @@ class CertificateRepository(ABC):
         first: int,
         after: str | None,
         now: datetime,
-    ) -> Page: ...
+        reissuing: Sequence[str] = (),
+    ) -> Page:
+        """`reissuing`: the IDs of certificates with an active reissue (status REISSUING)."""
 
 
 class DuplicateCertificate(Exception):
@@ -66,3 +74,170 @@ class TokenStore(ABC):
 
     @abstractmethod
     async def authenticate(self, token: str) -> Caller | None: ...
+
+
+# -- the reissue workflow (issue 3) -------------------------------------------------------
+
+
+class ConcurrentChange(Exception):
+    """Another request changed the reissue first (its next event slot was taken)."""
+
+
+class ReissueRepository(ABC):
+    @abstractmethod
+    def new_id(self) -> str: ...
+
+    @abstractmethod
+    async def insert(self, reissue) -> None: ...
+
+    @abstractmethod
+    async def get(self, reissue_id: str, *, account: str | None = None):
+        """One reissue; with `account`, only if it belongs to that account (R26)."""
+
+    @abstractmethod
+    async def get_many(self, account: str, ids: Sequence[str]) -> dict: ...
+
+    @abstractmethod
+    async def active_for_certificates(self, account: str, certificate_ids: Sequence[str]) -> dict:
+        """certificate id -> its active reissue, for those that have one."""
+
+    @abstractmethod
+    async def issued_counts(self, certificate_ids: Sequence[str]) -> dict[str, int]: ...
+
+    @abstractmethod
+    async def list(self, account: str, *, status=None, certificate_id: str | None = None,
+                   first: int, after: str | None) -> Page: ...
+
+    @abstractmethod
+    async def transition(self, before, after) -> None:
+        """Stores `after` (whose events are `before`'s plus one, R25) unless another
+        transition took that event slot first: ConcurrentChange."""
+
+    @abstractmethod
+    async def overdue(self, now: datetime, limit: int = 100) -> list: ...
+
+    @abstractmethod
+    async def update_validation(self, reissue_id: str, validation) -> None:
+        """Records a failed check's diagnosis (R21); not a status change."""
+
+    @abstractmethod
+    async def claim_reminder(self, reissue_id: str, number: int, at: datetime) -> bool:
+        """Claims reminder number `number` (unique); False when it was already taken."""
+
+    @abstractmethod
+    async def repair_pending_transitions(self, limit: int = 100) -> int:
+        """Applies event slots taken by a process that died before applying them."""
+
+    @abstractmethod
+    async def mark_applied(self, reissue_id: str) -> None:
+        """The certificate carries the issued version and the locks are released."""
+
+    @abstractmethod
+    async def active_certificate_ids(self, account: str) -> list[str]: ...
+
+    @abstractmethod
+    async def issued_not_applied(self, limit: int = 100) -> list:
+        """Issued reissues whose certificate was not updated yet (a crash in between)."""
+
+
+@dataclass(frozen=True)
+class LockRecord:
+    """A primary-domain (R3) or certificate (R4) lock, keyed by its holder."""
+
+    id: str  # "<reissue id>:<kind>": deleting by it can only release this holder's lock
+    key: str  # "primary:<domain>" or "certificate:<id>", unique
+    reissue_id: str
+    certificate_id: str
+    certificate_domain: str
+    acquired_at: datetime
+    pending_until: datetime
+
+
+class LockStore(ABC):
+    @abstractmethod
+    async def try_acquire(self, lock: LockRecord) -> LockRecord | None:
+        """Inserts the lock; on a unique-key clash returns the holder's record instead
+        (or a placeholder when it vanished in between)."""
+
+    @abstractmethod
+    async def release(self, lock_id: str) -> None: ...
+
+    @abstractmethod
+    async def holders(self, keys: Sequence[str]) -> dict[str, LockRecord]: ...
+
+    @abstractmethod
+    async def all(self, limit: int = 1000) -> list[LockRecord]: ...
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    account: str
+    key: str
+    fingerprint: str
+    reissue_id: str
+    created_at: datetime
+
+
+class IdempotencyStore(ABC):
+    @abstractmethod
+    async def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        """Stores the record, or returns the one already there for (account, key)."""
+
+    @abstractmethod
+    async def forget(self, record: IdempotencyRecord) -> None: ...
+
+    @abstractmethod
+    def fingerprint(self, material: str) -> str:
+        """A keyed hash of the request (it may hold a password: never stored as is)."""
+
+
+class VerificationLog(ABC):
+    """R21/R18: successful domain checks per (domain, organization name)."""
+
+    @abstractmethod
+    async def record(self, hostname: str, organization: str | None, at: datetime) -> None: ...
+
+    @abstractmethod
+    async def last(self, hostname: str, organization: str | None) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class SignedCertificate:
+    certificate_pem: str
+    chain_pem: str
+
+
+class CertificateAuthority(ABC):
+    @abstractmethod
+    async def sign(self, csr_pem: str, domain: str, not_after: datetime, now: datetime) -> SignedCertificate:
+        """R5/R23: a certificate for the CSR's key, SAN = domain, notBefore = now,
+        notAfter as given, a new random serial."""
+
+
+class KeyFactory(ABC):
+    @abstractmethod
+    async def generate(self, algorithm, parameter: str):
+        """A new private key (off the event loop: RSA-4096 takes a while)."""
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    ok: bool
+    diagnosis: str | None = None
+
+
+class DomainChecker(ABC):
+    """R21: checks a DNS or file challenge for real."""
+
+    @abstractmethod
+    async def check_dns(self, record_name: str, expected: str) -> CheckOutcome: ...
+
+    @abstractmethod
+    async def check_file(self, hostname: str, path: str, expected: str) -> CheckOutcome: ...
+
+
+class ValidationProvider(ABC):
+    """R20 DNS_AUTO / FILE_AUTO: places the record or file itself."""
+
+    @abstractmethod
+    async def place(self, method, hostname: str, token: str) -> None: ...

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from domain.model import KeyAlgorithm, StoredPrivateKey, ValidationMethod
+from domain.model import CertificateVersion, KeyAlgorithm, StoredPrivateKey, ValidationMethod
 
 
 class ReissueFlow(str, Enum):
@@ -118,8 +118,9 @@ class Reissue:
     completed_at: datetime | None = None
     private_key: StoredPrivateKey | None = None
     reminded_at: datetime | None = None
-    review_note: str | None = None
-    extra: dict = field(default_factory=dict)
+    reminder_count: int = 0
+    # Set by issuance (R23): the version the reissue produced.
+    issued_version: CertificateVersion | None = None
 
     @property
     def deployable_to_cloud_services(self) -> bool:

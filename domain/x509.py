@@ -307,3 +307,43 @@ def csr_names(csr: x509.CertificateSigningRequest) -> list[str]:
 
 def utc(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def csr_key(csr: x509.CertificateSigningRequest) -> tuple[KeyAlgorithm | None, str]:
+    """The CSR's key as (algorithm, parameter); algorithm None for a type we do not take."""
+    key = csr.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return KeyAlgorithm.RSA, str(key.key_size)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return KeyAlgorithm.ECC, CURVE_NAMES.get(key.curve.name, key.curve.name)
+    return None, type(key).__name__.removeprefix("_").replace("PublicKey", "")
+
+
+def same_csr(a_pem: str | None, b_pem: str | None) -> bool:
+    """R17: the same CSR, compared by its DER bytes (PEM line breaks do not matter)."""
+    if not a_pem or not b_pem:
+        return False
+    try:
+        a = x509.load_pem_x509_csr(a_pem.encode())
+        b = x509.load_pem_x509_csr(b_pem.encode())
+    except ValueError:
+        return False
+    return a.public_bytes(serialization.Encoding.DER) == b.public_bytes(serialization.Encoding.DER)
+
+
+def build_csr(private_key, domain: str, organization: str | None) -> str:
+    """R6 ONLINE: a CSR for one domain, signed by the generated key."""
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, domain)]
+    if organization:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name(attrs))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
+        .sign(private_key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def csr_pem_normalized(csr: x509.CertificateSigningRequest) -> str:
+    return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")

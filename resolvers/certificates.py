@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.certificates import UploadCertificate
 from domain.errors import DomainError
-from domain.model import Certificate, CertificateFilter, Page
+from domain.model import Certificate, CertificateFilter, CertificateStatus, Page
 from resolvers.context import Context
 from resolvers.errors import capture
 
@@ -17,7 +17,10 @@ async def certificate(ctx: Context, certificate_id: str) -> Certificate | None:
 async def certificates(
     ctx: Context, *, first: int, after: str | None, filter: CertificateFilter
 ) -> Page:
-    page = await ctx.services.certificates.list(ctx.caller, filter, first=first, after=after)
+    reissuing = None
+    if filter.status in (CertificateStatus.ISSUED, CertificateStatus.REISSUING):
+        reissuing = await ctx.services.reissues.reissuing_certificate_ids(ctx.caller)
+    page = await ctx.services.certificates.list(ctx.caller, filter, first=first, after=after, reissuing=reissuing)
     for item in page.items:
         ctx.certificate_loader.prime(item.id, item)
     return page

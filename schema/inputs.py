@@ -6,9 +6,18 @@ from datetime import datetime
 
 import strawberry
 
-from domain import model
+from domain import model, reissues
 from domain.certificates import UploadCertificate
-from schema.types import Brand, CertificateStatus, ReissueStatus, ValidationLevel, ValidationMethod
+from domain.rules import ReissueRequest
+from schema.types import (
+    Brand,
+    CertificateStatus,
+    CsrSource,
+    KeyAlgorithm,
+    ReissueStatus,
+    ValidationLevel,
+    ValidationMethod,
+)
 
 
 @strawberry.input
@@ -64,4 +73,48 @@ class UploadCertificateInput:
             organization_name=self.organization_name,
             auto_validation_configured=self.auto_validation_configured,
             purchased_years=self.purchased_years,
+        )
+
+
+@strawberry.input
+class RequestReissueInput:
+    certificate_id: strawberry.ID
+    csr_source: CsrSource = reissues.CsrSource.ORIGINAL
+    csr_pem: str | None = strawberry.field(default=None, description="Required when csrSource is UPLOAD.")
+    domain: str | None = strawberry.field(
+        default=None, description="Defaults to the certificate's bound domain (R7)."
+    )
+    key_algorithm: KeyAlgorithm | None = strawberry.field(
+        default=None, description="ONLINE only; defaults to the certificate's current algorithm and parameter."
+    )
+    key_parameter: str | None = None
+    private_key_password: str | None = strawberry.field(default=None, description="ONLINE only (R9).")
+    reason: str | None = None
+    organization_name: str | None = strawberry.field(
+        default=None,
+        description="OV/EV: the organization for this re-application; defaults to the one on file. "
+        "A different one needs manual review (R13).",
+    )
+    validation_method: ValidationMethod | None = strawberry.field(
+        default=None, description="Defaults to the certificate's original method; free DV may not change it (R11)."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Same key and same input from the same account: the first result comes back and nothing "
+        "is done twice. Same key, different input: IDEMPOTENCY_KEY_REUSED.",
+    )
+
+    def to_domain(self) -> ReissueRequest:
+        return ReissueRequest(
+            certificate_id=str(self.certificate_id),
+            csr_source=self.csr_source,
+            csr_pem=self.csr_pem,
+            domain=self.domain,
+            key_algorithm=self.key_algorithm,
+            key_parameter=self.key_parameter,
+            private_key_password=self.private_key_password,
+            reason=self.reason,
+            organization_name=self.organization_name,
+            validation_method=self.validation_method,
+            idempotency_key=self.idempotency_key,
         )

@@ -5,14 +5,22 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaskErrors, ParserCache, ValidationCache
-from strawberry.schema.config import StrawberryConfig
 
 from domain.errors import DomainError
 from resolvers import certificates as certificate_resolvers
+from resolvers import reissues as reissue_resolvers
 from resolvers.context import Context
-from schema.inputs import CertificateFilter, UploadCertificateInput
-from schema.reissue_types import Reissue
-from schema.types import Certificate, CertificateConnection, Node, UserError, user_errors
+from schema.inputs import CertificateFilter, ReissueFilter, RequestReissueInput, UploadCertificateInput
+from schema.reissue_types import Reissue, ReissueConnection
+from schema.types import (
+    Certificate,
+    CertificateConnection,
+    Node,
+    ReissueEligibility,
+    UserError,
+    Waiver,
+    user_errors,
+)
 
 
 @strawberry.type
@@ -22,11 +30,46 @@ class UploadCertificatePayload:
 
 
 @strawberry.type
+class RequestReissuePayload:
+    reissue: Reissue | None
+    private_key_pem: str | None = strawberry.field(
+        description="ONLINE only: the generated private key, PKCS#8 PEM, encrypted when a password was given. "
+        "Returned once."
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ReissuePayload:
+    reissue: Reissue | None
+    user_errors: list[UserError]
+
+    @classmethod
+    def of(cls, result) -> ReissuePayload:
+        reissue, errors = result
+        return cls(reissue=Reissue.from_domain(reissue) if reissue else None, user_errors=user_errors(errors))
+
+
+@strawberry.type
+class ReissuePreview:
+    eligibility: ReissueEligibility
+    user_errors: list[UserError] = strawberry.field(
+        description="What requestReissue would reject in this input; empty when it would be accepted."
+    )
+    domain_validation_required: bool
+    manual_review_required: bool
+    waivers: list[Waiver]
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     async def node(self, info: strawberry.Info[Context], id: strawberry.ID) -> Node | None:
-        if str(id).startswith("crt_"):
+        key = str(id)
+        if key.startswith("crt_"):
             return await Query.certificate(self, info, id)
+        if key.startswith("rei_"):
+            return await Query.reissue(self, info, id)
         return None
 
     @strawberry.field
@@ -38,17 +81,60 @@ class Query:
     async def certificates(
         self,
         info: strawberry.Info[Context],
-        first: int = 20,
+        first: int | None = 20,
         after: str | None = None,
         filter: CertificateFilter | None = None,
     ) -> CertificateConnection:
         page = await certificate_resolvers.certificates(
-            info.context,
-            first=first,
-            after=after,
-            filter=(filter or CertificateFilter()).to_domain(),
+            info.context, first=20 if first is None else first, after=after, filter=(filter or CertificateFilter()).to_domain()
         )
         return CertificateConnection.from_page(page, info.context.now)
+
+    @strawberry.field
+    async def reissue(self, info: strawberry.Info[Context], id: strawberry.ID) -> Reissue | None:
+        found = await reissue_resolvers.reissue(info.context, str(id))
+        return Reissue.from_domain(found) if found else None
+
+    @strawberry.field
+    async def reissues(
+        self,
+        info: strawberry.Info[Context],
+        first: int | None = 20,
+        after: str | None = None,
+        filter: ReissueFilter | None = None,
+    ) -> ReissueConnection:
+        f = filter or ReissueFilter()
+        page = await reissue_resolvers.reissues(
+            info.context,
+            first=20 if first is None else first,
+            after=after,
+            status=f.status,
+            certificate_id=str(f.certificate_id) if f.certificate_id is not None else None,
+        )
+        return ReissueConnection.from_page(page)
+
+    @strawberry.field(description="Dry run of requestReissue (R12): no locks, no writes.")
+    async def preview_reissue(self, info: strawberry.Info[Context], input: RequestReissueInput) -> ReissuePreview:
+        preview, errors = await reissue_resolvers.preview(info.context, input.to_domain())
+        if preview is None:
+            # The certificate itself is not there (or not the caller's): nothing to preview.
+            from domain.reissues import ReissueFlow
+
+            return ReissuePreview(
+                eligibility=ReissueEligibility(eligible=False, reasons=user_errors(errors), flow=ReissueFlow.PAID_DV),
+                user_errors=user_errors(errors),
+                domain_validation_required=False,
+                manual_review_required=False,
+                waivers=[],
+            )
+        steps = preview.steps
+        return ReissuePreview(
+            eligibility=ReissueEligibility.from_domain(preview.eligibility),
+            user_errors=user_errors(preview.errors),
+            domain_validation_required=steps.domain_validation_required if steps else False,
+            manual_review_required=steps.manual_review_required if steps else False,
+            waivers=list(steps.waivers) if steps else [],
+        )
 
 
 @strawberry.type
@@ -62,6 +148,43 @@ class Mutation:
             certificate=Certificate.from_domain(cert, info.context.now) if cert else None,
             user_errors=user_errors(errors),
         )
+
+    @strawberry.mutation
+    async def request_reissue(self, info: strawberry.Info[Context], input: RequestReissueInput) -> RequestReissuePayload:
+        result, errors = await reissue_resolvers.request_reissue(info.context, input.to_domain())
+        return RequestReissuePayload(
+            reissue=Reissue.from_domain(result.reissue) if result else None,
+            private_key_pem=result.private_key_pem if result else None,
+            user_errors=user_errors(errors),
+        )
+
+    @strawberry.mutation(description="Validate now (R21).")
+    async def check_domain_validation(self, info: strawberry.Info[Context], reissue_id: strawberry.ID) -> ReissuePayload:
+        return ReissuePayload.of(await reissue_resolvers.check_domain_validation(info.context, str(reissue_id)))
+
+    @strawberry.mutation(description="reviewer role (R22).")
+    async def approve_reissue(
+        self, info: strawberry.Info[Context], reissue_id: strawberry.ID, comment: str | None = None
+    ) -> ReissuePayload:
+        return ReissuePayload.of(await reissue_resolvers.approve(info.context, str(reissue_id), comment))
+
+    @strawberry.mutation(description="reviewer role (R22).")
+    async def reject_reissue(
+        self, info: strawberry.Info[Context], reissue_id: strawberry.ID, reason: str
+    ) -> ReissuePayload:
+        return ReissuePayload.of(await reissue_resolvers.reject(info.context, str(reissue_id), reason))
+
+    @strawberry.mutation(description="operator role (R14).")
+    async def confirm_ca_verification(self, info: strawberry.Info[Context], reissue_id: strawberry.ID) -> ReissuePayload:
+        return ReissuePayload.of(await reissue_resolvers.confirm_ca_verification(info.context, str(reissue_id)))
+
+    @strawberry.mutation
+    async def cancel_reissue(self, info: strawberry.Info[Context], reissue_id: strawberry.ID) -> ReissuePayload:
+        return ReissuePayload.of(await reissue_resolvers.cancel(info.context, str(reissue_id)))
+
+    @strawberry.mutation(description="At most once per 24 h per reissue (R22); RATE_LIMITED otherwise.")
+    async def remind_reviewer(self, info: strawberry.Info[Context], reissue_id: strawberry.ID) -> ReissuePayload:
+        return ReissuePayload.of(await reissue_resolvers.remind(info.context, str(reissue_id)))
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -80,10 +203,4 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
-        types=[Certificate, Reissue],
-        extensions=extensions,
-        config=StrawberryConfig(),
-    )
+    return strawberry.Schema(query=Query, mutation=Mutation, types=[Certificate, Reissue], extensions=extensions)

@@ -12,6 +12,7 @@ from domain import errors as domain_errors
 from domain import model, reissues
 from domain.model import Page
 from resolvers import certificates as certificate_resolvers
+from resolvers import reissues as reissue_resolvers
 from domain.pagination import encode_cursor
 
 if TYPE_CHECKING:
@@ -98,6 +99,12 @@ class ReissueEligibility:
     )
     flow: ReissueFlow
 
+    @classmethod
+    def from_domain(cls, eligibility) -> ReissueEligibility:
+        return cls(
+            eligible=not eligibility.errors, reasons=user_errors(eligibility.errors), flow=eligibility.flow
+        )
+
 
 @strawberry.type
 class Certificate(Node):
@@ -108,7 +115,6 @@ class Certificate(Node):
     brand: Brand
     validation_level: ValidationLevel
     is_free: bool
-    status: CertificateStatus
     key_algorithm: KeyAlgorithm
     key_parameter: str
     not_before: datetime
@@ -137,7 +143,6 @@ class Certificate(Node):
             brand=c.brand,
             validation_level=c.validation_level,
             is_free=c.is_free,
-            status=c.status_at(now),
             key_algorithm=v.key_algorithm,
             key_parameter=v.key_parameter,
             not_before=v.not_before,
@@ -161,23 +166,38 @@ class Certificate(Node):
     def private_key_pem(self, info: strawberry.Info[Context]) -> str | None:
         return certificate_resolvers.private_key_pem(info.context, self.model)
 
+    @strawberry.field
+    async def status(self, info: strawberry.Info[Context]) -> CertificateStatus:
+        """REISSUING while a reissue is in progress (R4); EXPIRED past notAfter."""
+        status = self.model.status_at(info.context.now)
+        if status == model.CertificateStatus.ISSUED:
+            if await reissue_resolvers.active_reissue(info.context, self.model) is not None:
+                return model.CertificateStatus.REISSUING
+        return status
+
     @strawberry.field(description="The reissue in progress, if any (R4).")
     async def active_reissue(
         self, info: strawberry.Info[Context]
     ) -> Annotated[Reissue, strawberry.lazy("schema.reissue_types")] | None:
-        return None
+        from schema.reissue_types import Reissue
+
+        found = await reissue_resolvers.active_reissue(info.context, self.model)
+        return Reissue.from_domain(found) if found else None
 
     @strawberry.field
     async def reissues(
-        self, info: strawberry.Info[Context], first: int = 20, after: str | None = None
+        self, info: strawberry.Info[Context], first: int | None = 20, after: str | None = None
     ) -> Annotated[ReissueConnection, strawberry.lazy("schema.reissue_types")]:
         from schema.reissue_types import ReissueConnection
 
-        return ReissueConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0)
+        page = await reissue_resolvers.reissues(
+            info.context, first=20 if first is None else first, after=after, certificate_id=self.model.id
+        )
+        return ReissueConnection.from_page(page)
 
     @strawberry.field
     async def reissue_eligibility(self, info: strawberry.Info[Context]) -> ReissueEligibility:
-        return ReissueEligibility(eligible=True, reasons=[], flow=reissues.ReissueFlow.PAID_DV)
+        return ReissueEligibility.from_domain(await reissue_resolvers.eligibility(info.context, self.model))
 
 
 @strawberry.type

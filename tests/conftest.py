@@ -21,6 +21,8 @@ from certreissue.app import create_app
 from certreissue.bootstrap import Services, build_services
 from certreissue.settings import Settings
 from domain.model import Role
+from tests.support.dnsserver import ChallengeDNS
+from tests.support.httpserver import FileSite
 
 
 def free_port() -> int:
@@ -49,12 +51,39 @@ def database_uri(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(data_dir: Path) -> Settings:
+def dns_server() -> Iterator[ChallengeDNS]:
+    """The DNS the service asks (CERTS_DNS_NAMESERVERS), with records the tests set."""
+    for _ in range(5):
+        try:
+            server = ChallengeDNS(free_port()).start()
+            break
+        except OSError:
+            continue
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def file_site() -> Iterator[FileSite]:
+    """The web server file validation reaches (CERTS_HTTP_VALIDATION_PORT)."""
+    site = FileSite().start()
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, dns_server: ChallengeDNS, file_site: FileSite) -> Settings:
     return Settings(
         db_name=f"certreissue_test_{uuid.uuid4().hex[:8]}",
         data_dir=data_dir,
         graphiql=True,
         db_timeout_ms=3000,
+        dns_nameservers=(f"127.0.0.1:{dns_server.port}",),
+        http_validation_port=file_site.port,
     )
 
 
@@ -111,9 +140,10 @@ async def http(api: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
 
 
 class GraphQLClient:
-    def __init__(self, http: httpx.AsyncClient, token: str | None) -> None:
+    def __init__(self, http: httpx.AsyncClient, token: str | None, account: str = "") -> None:
         self.http = http
         self.token = token
+        self.account = account
 
     async def raw(self, query: str, variables: dict | None = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -142,7 +172,7 @@ async def client_for(services: Services, http: httpx.AsyncClient):
 
     async def make(account: str, *roles: str) -> GraphQLClient:
         token = await services.tokens.create(account, [Role(r) for r in (roles or ("owner",))])
-        return GraphQLClient(http, token)
+        return GraphQLClient(http, token, account)
 
     return make
 

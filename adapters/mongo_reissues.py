@@ -1,0 +1,392 @@
+"""Reissues, locks, idempotency keys and domain verifications in MongoDB.
+
+Every mutual exclusion is a unique-key insert (OPERATIONS.md: FerretDB's findAndModify
+is not atomic): locks on the unique `key` field, status changes on the `_id` of the
+reissue's next event slot in `reissue_transitions`, reminders likewise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import datetime
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import DuplicateKeyError
+
+from adapters.mongo import Database, _version_from_doc, _version_to_doc
+from domain.model import KeyAlgorithm, Page, PrivateKeyStorage, StoredPrivateKey, ValidationMethod
+from domain.pagination import decode_cursor
+from domain.ports import (
+    ConcurrentChange,
+    IdempotencyRecord,
+    IdempotencyStore,
+    LockRecord,
+    LockStore,
+    ReissueRepository,
+    VerificationLog,
+)
+from domain.reissues import (
+    ACTIVE_STATUSES,
+    CsrSource,
+    DomainValidation,
+    DomainValidationStatus,
+    Reissue,
+    ReissueEvent,
+    ReissueFlow,
+    ReissueStatus,
+    Waiver,
+)
+
+REISSUE_ID_PREFIX = "rei_"
+ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+async def ensure_reissue_indexes(database: Database) -> None:
+    db = database.db
+    await db.reissues.create_index([("account", ASCENDING), ("_id", DESCENDING)], name="account_id")
+    await db.reissues.create_index([("certificateId", ASCENDING), ("status", ASCENDING)], name="certificate_status")
+    await db.reissues.create_index([("status", ASCENDING), ("expiresAt", ASCENDING)], name="status_expires")
+    await db.reissue_transitions.create_index([("reissueId", ASCENDING), ("seq", ASCENDING)], name="reissue_seq")
+    await db.reissue_transitions.create_index([("applied", ASCENDING)], name="applied")
+    await db.reissue_locks.create_index([("key", ASCENDING)], unique=True, name="key_unique")
+    await db.idempotency_keys.create_index([("createdAt", ASCENDING)], name="created")
+
+
+def _validation_to_doc(v: DomainValidation | None) -> dict | None:
+    if v is None:
+        return None
+    return {
+        "method": v.method.value,
+        "status": v.status.value,
+        "token": v.token,
+        "lastCheckedAt": v.last_checked_at,
+        "lastError": v.last_error,
+    }
+
+
+def _validation_from_doc(d: dict | None) -> DomainValidation | None:
+    if not d:
+        return None
+    return DomainValidation(
+        method=ValidationMethod(d["method"]),
+        status=DomainValidationStatus(d["status"]),
+        token=d["token"],
+        last_checked_at=d.get("lastCheckedAt"),
+        last_error=d.get("lastError"),
+    )
+
+
+def reissue_to_doc(r: Reissue) -> dict:
+    return {
+        "_id": r.id,
+        "account": r.account,
+        "certificateId": r.certificate_id,
+        "primaryDomain": r.primary_domain,
+        "flow": r.flow.value,
+        "status": r.status.value,
+        "seq": len(r.events),
+        "domain": r.domain,
+        "csrSource": r.csr_source.value,
+        "csrPem": r.csr_pem,
+        "keyAlgorithm": r.key_algorithm.value,
+        "keyParameter": r.key_parameter,
+        "reason": r.reason,
+        "organizationName": r.organization_name,
+        "privateKeyProtected": r.private_key_protected,
+        "domainValidationRequired": r.domain_validation_required,
+        "manualReviewRequired": r.manual_review_required,
+        "waivers": [w.value for w in r.waivers],
+        "domainValidation": _validation_to_doc(r.domain_validation),
+        "events": [
+            {
+                "at": e.at,
+                "actor": e.actor,
+                "from": e.from_status.value if e.from_status else None,
+                "to": e.to_status.value,
+                "note": e.note,
+            }
+            for e in r.events
+        ],
+        "createdAt": r.created_at,
+        "updatedAt": r.updated_at,
+        "expiresAt": r.expires_at,
+        "completedAt": r.completed_at,
+        "privateKey": (
+            {"storage": r.private_key.storage.value, "data": r.private_key.data} if r.private_key else None
+        ),
+        "remindedAt": r.reminded_at,
+        "reminderCount": r.reminder_count,
+        "issuedVersion": _version_to_doc(r.issued_version) if r.issued_version else None,
+        # Set once the certificate carries the issued version (R23); see issued_not_applied.
+        "applied": r.status != ReissueStatus.ISSUED,
+    }
+
+
+def reissue_from_doc(d: dict) -> Reissue:
+    key = d.get("privateKey")
+    return Reissue(
+        id=d["_id"],
+        account=d["account"],
+        certificate_id=d["certificateId"],
+        primary_domain=d["primaryDomain"],
+        flow=ReissueFlow(d["flow"]),
+        status=ReissueStatus(d["status"]),
+        domain=d["domain"],
+        csr_source=CsrSource(d["csrSource"]),
+        csr_pem=d["csrPem"],
+        key_algorithm=KeyAlgorithm(d["keyAlgorithm"]),
+        key_parameter=d["keyParameter"],
+        reason=d.get("reason"),
+        organization_name=d.get("organizationName"),
+        private_key_protected=bool(d.get("privateKeyProtected")),
+        domain_validation_required=bool(d.get("domainValidationRequired")),
+        manual_review_required=bool(d.get("manualReviewRequired")),
+        waivers=tuple(Waiver(w) for w in d.get("waivers") or ()),
+        domain_validation=_validation_from_doc(d.get("domainValidation")),
+        events=tuple(
+            ReissueEvent(
+                at=e["at"],
+                actor=e["actor"],
+                from_status=ReissueStatus(e["from"]) if e.get("from") else None,
+                to_status=ReissueStatus(e["to"]),
+                note=e.get("note"),
+            )
+            for e in d.get("events") or ()
+        ),
+        created_at=d["createdAt"],
+        updated_at=d["updatedAt"],
+        expires_at=d["expiresAt"],
+        completed_at=d.get("completedAt"),
+        private_key=StoredPrivateKey(PrivateKeyStorage(key["storage"]), bytes(key["data"])) if key else None,
+        reminded_at=d.get("remindedAt"),
+        reminder_count=int(d.get("reminderCount") or 0),
+        issued_version=_version_from_doc(d["issuedVersion"]) if d.get("issuedVersion") else None,
+    )
+
+
+class MongoReissueRepository(ReissueRepository):
+    def __init__(self, database: Database) -> None:
+        self._col = database.db.reissues
+        self._transitions = database.db.reissue_transitions
+        self._reminders = database.db.reissue_reminders
+
+    def new_id(self) -> str:
+        return REISSUE_ID_PREFIX + str(ObjectId())
+
+    async def insert(self, reissue: Reissue) -> None:
+        await self._col.insert_one(reissue_to_doc(reissue))
+
+    async def get(self, reissue_id: str, *, account: str | None = None) -> Reissue | None:
+        query: dict = {"_id": reissue_id}
+        if account is not None:
+            query["account"] = account
+        doc = await self._col.find_one(query)
+        return reissue_from_doc(doc) if doc else None
+
+    async def get_many(self, account: str, ids: Sequence[str]) -> dict[str, Reissue]:
+        if not ids:
+            return {}
+        docs = await self._col.find({"_id": {"$in": list(set(ids))}, "account": account}).to_list()
+        return {d["_id"]: reissue_from_doc(d) for d in docs}
+
+    async def active_for_certificates(self, account: str, certificate_ids: Sequence[str]) -> dict[str, Reissue]:
+        if not certificate_ids:
+            return {}
+        docs = await self._col.find(
+            {"certificateId": {"$in": list(set(certificate_ids))}, "status": {"$in": ACTIVE}, "account": account}
+        ).to_list()
+        result: dict[str, Reissue] = {}
+        for d in docs:
+            r = reissue_from_doc(d)
+            if r.certificate_id not in result or r.created_at > result[r.certificate_id].created_at:
+                result[r.certificate_id] = r
+        return result
+
+    async def active_certificate_ids(self, account: str) -> list[str]:
+        docs = await self._col.find({"account": account, "status": {"$in": ACTIVE}}, {"certificateId": 1}).to_list()
+        return sorted({d["certificateId"] for d in docs})
+
+    async def issued_counts(self, certificate_ids: Sequence[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        docs = await self._col.find(
+            {"certificateId": {"$in": list(certificate_ids)}, "status": ReissueStatus.ISSUED.value},
+            {"certificateId": 1},
+        ).to_list()
+        for d in docs:
+            counts[d["certificateId"]] = counts.get(d["certificateId"], 0) + 1
+        return counts
+
+    async def list(self, account: str, *, status=None, certificate_id: str | None = None, first: int, after: str | None) -> Page:
+        query: dict = {"account": account}
+        if status is not None:
+            query["status"] = ReissueStatus(status).value
+        if certificate_id is not None:
+            query["certificateId"] = certificate_id
+        total = await self._col.count_documents(query)
+        if after:
+            query["_id"] = {"$lt": decode_cursor(after, field=["after"], prefix=REISSUE_ID_PREFIX)}
+        docs = await self._col.find(query).sort("_id", DESCENDING).limit(first + 1).to_list()
+        return Page(
+            items=[reissue_from_doc(d) for d in docs[:first]], has_next_page=len(docs) > first, total_count=total
+        )
+
+    async def transition(self, before: Reissue, after: Reissue) -> None:
+        seq = len(after.events)
+        doc = reissue_to_doc(after)
+        try:
+            await self._transitions.insert_one(
+                {"_id": f"{after.id}#{seq:05d}", "reissueId": after.id, "seq": seq, "doc": doc, "applied": False}
+            )
+        except DuplicateKeyError as exc:
+            raise ConcurrentChange(after.id) from exc
+        await self._apply(doc, seq)
+
+    async def _apply(self, doc: dict, seq: int) -> None:
+        # Only the holder of slot `seq` writes this state; a stale projection (fewer events)
+        # is replaced, a newer one is left alone.
+        await self._col.replace_one({"_id": doc["_id"], "seq": {"$lt": seq}}, doc)
+        await self._transitions.update_one({"_id": f"{doc['_id']}#{seq:05d}"}, {"$set": {"applied": True}})
+
+    async def repair_pending_transitions(self, limit: int = 100) -> int:
+        pending = await self._transitions.find({"applied": False}).sort("seq", ASCENDING).limit(limit).to_list()
+        for claim in pending:
+            await self._apply(claim["doc"], claim["seq"])
+        return len(pending)
+
+    async def update_validation(self, reissue_id: str, validation: DomainValidation) -> None:
+        await self._col.update_one(
+            {"_id": reissue_id, "status": ReissueStatus.PENDING_DOMAIN_VALIDATION.value},
+            {"$set": {"domainValidation": _validation_to_doc(validation)}},
+        )
+
+    async def claim_reminder(self, reissue_id: str, number: int, at: datetime) -> bool:
+        try:
+            await self._reminders.insert_one({"_id": f"{reissue_id}#{number}", "reissueId": reissue_id, "at": at})
+        except DuplicateKeyError:
+            return False
+        await self._col.update_one({"_id": reissue_id}, {"$set": {"remindedAt": at, "reminderCount": number}})
+        return True
+
+    async def overdue(self, now: datetime, limit: int = 100) -> list[Reissue]:
+        docs = await self._col.find({"status": {"$in": ACTIVE}, "expiresAt": {"$lte": now}}).limit(limit).to_list()
+        return [reissue_from_doc(d) for d in docs]
+
+    async def issued_not_applied(self, limit: int = 100) -> list[Reissue]:
+        docs = await self._col.find({"status": ReissueStatus.ISSUED.value, "applied": False}).limit(limit).to_list()
+        return [reissue_from_doc(d) for d in docs]
+
+    async def mark_applied(self, reissue_id: str) -> None:
+        await self._col.update_one({"_id": reissue_id}, {"$set": {"applied": True}})
+
+
+class MongoLockStore(LockStore):
+    def __init__(self, database: Database) -> None:
+        self._col = database.db.reissue_locks
+
+    @staticmethod
+    def _to_doc(lock: LockRecord) -> dict:
+        return {
+            "_id": lock.id,
+            "key": lock.key,
+            "reissueId": lock.reissue_id,
+            "certificateId": lock.certificate_id,
+            "certificateDomain": lock.certificate_domain,
+            "acquiredAt": lock.acquired_at,
+            "pendingUntil": lock.pending_until,
+        }
+
+    @staticmethod
+    def _from_doc(d: dict) -> LockRecord:
+        return LockRecord(
+            id=d["_id"],
+            key=d["key"],
+            reissue_id=d["reissueId"],
+            certificate_id=d["certificateId"],
+            certificate_domain=d.get("certificateDomain") or "",
+            acquired_at=d["acquiredAt"],
+            pending_until=d["pendingUntil"],
+        )
+
+    async def try_acquire(self, lock: LockRecord) -> LockRecord | None:
+        try:
+            await self._col.insert_one(self._to_doc(lock))
+            return None
+        except DuplicateKeyError:
+            existing = await self._col.find_one({"key": lock.key})
+            if existing is None:
+                # Released in between: report a holder that is not live, so the caller retries.
+                return LockRecord(
+                    id="", key=lock.key, reissue_id="", certificate_id="", certificate_domain="",
+                    acquired_at=lock.acquired_at, pending_until=lock.acquired_at,
+                )
+            return self._from_doc(existing)
+
+    async def release(self, lock_id: str) -> None:
+        if lock_id:
+            await self._col.delete_one({"_id": lock_id})
+
+    async def holders(self, keys: Sequence[str]) -> dict[str, LockRecord]:
+        docs = await self._col.find({"key": {"$in": list(keys)}}).to_list()
+        return {d["key"]: self._from_doc(d) for d in docs}
+
+    async def all(self, limit: int = 1000) -> list[LockRecord]:
+        return [self._from_doc(d) for d in await self._col.find({}).limit(limit).to_list()]
+
+
+class MongoIdempotencyStore(IdempotencyStore):
+    def __init__(self, database: Database, hashing_key: bytes) -> None:
+        self._col = database.db.idempotency_keys
+        self._key = hashing_key
+
+    def fingerprint(self, material: str) -> str:
+        return hmac.new(self._key, material.encode(), hashlib.sha256).hexdigest()
+
+    def _id(self, account: str, key: str) -> str:
+        return self.fingerprint(f"{account}\x00{key}")
+
+    async def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        try:
+            await self._col.insert_one(
+                {
+                    "_id": self._id(record.account, record.key),
+                    "fingerprint": record.fingerprint,
+                    "reissueId": record.reissue_id,
+                    "createdAt": record.created_at,
+                }
+            )
+            return None
+        except DuplicateKeyError:
+            doc = await self._col.find_one({"_id": self._id(record.account, record.key)})
+            if doc is None:
+                return await self.claim(record)
+            return IdempotencyRecord(record.account, record.key, doc["fingerprint"], doc["reissueId"], doc["createdAt"])
+
+    async def forget(self, record: IdempotencyRecord) -> None:
+        await self._col.delete_one({"_id": self._id(record.account, record.key), "reissueId": record.reissue_id})
+
+    async def purge_before(self, moment: datetime) -> int:
+        result = await self._col.delete_many({"createdAt": {"$lt": moment}})
+        return result.deleted_count
+
+
+class MongoVerificationLog(VerificationLog):
+    def __init__(self, database: Database) -> None:
+        self._col = database.db.domain_verifications
+
+    @staticmethod
+    def _id(hostname: str, organization: str | None) -> str:
+        return f"{hostname}\x00{organization or ''}"
+
+    async def record(self, hostname: str, organization: str | None, at: datetime) -> None:
+        await self._col.update_one(
+            {"_id": self._id(hostname, organization)},
+            {"$set": {"hostname": hostname, "organization": organization, "verifiedAt": at}},
+            upsert=True,
+        )
+
+    async def last(self, hostname: str, organization: str | None) -> datetime | None:
+        doc = await self._col.find_one({"_id": self._id(hostname, organization)})
+        return doc["verifiedAt"] if doc else None

@@ -1,0 +1,708 @@
+"""Use cases of the reissue workflow (DOMAIN.md R1-R25). Rules come from domain.rules;
+every effect goes through a port.
+
+The locks (R3, R4) are unique-key inserts (`LockStore.try_acquire`), taken before the
+reissue document exists, so a crash leaves at most a lock without a reissue, which lives
+only for LOCK_GRACE. Status changes claim the reissue's next event slot (also a unique
+key) before they are applied, so two concurrent transitions cannot both win.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from domain import rules
+from domain import x509 as pem
+from domain.certificates import CertificateService, require_role
+from domain.errors import DomainError, ErrorCode, InvalidInput, NotFound
+from domain.model import (
+    Caller,
+    Certificate,
+    CertificateVersion,
+    KeyAlgorithm,
+    Page,
+    PrivateKeyStorage,
+    Role,
+    StoredPrivateKey,
+    ValidationMethod,
+)
+from domain.ports import (
+    CertificateAuthority,
+    CertificateRepository,
+    Clock,
+    ConcurrentChange,
+    DomainChecker,
+    IdempotencyRecord,
+    IdempotencyStore,
+    KeyFactory,
+    KeySealer,
+    LockRecord,
+    LockStore,
+    ReissueRepository,
+    ValidationProvider,
+    VerificationLog,
+)
+from domain.reissues import (
+    FILE_CHALLENGE_PATH,
+    CsrSource,
+    DomainValidation,
+    DomainValidationStatus,
+    Reissue,
+    ReissueEvent,
+    ReissueFlow,
+    ReissueStatus,
+)
+from domain.rules import LockHolder, ReissueRequest, Steps
+
+log = logging.getLogger("certreissue.reissues")
+IDEMPOTENCY_RETENTION = timedelta(hours=48)
+SYSTEM_ACTOR = "system"
+
+
+def actor_of(caller: Caller) -> str:
+    return f"{caller.account}/{'+'.join(sorted(r.value for r in caller.roles))}"
+
+
+def certificate_lock_key(certificate_id: str) -> str:
+    return f"certificate:{certificate_id}"
+
+
+def domain_lock_key(account: str, primary_domain: str) -> str:
+    """R3 within one account: another account's certificates do not exist for the caller
+    (R26), so they neither block its reissues nor show up in its lock messages."""
+    return f"primary:{account}:{primary_domain}"
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    flow: ReissueFlow
+    errors: list[DomainError]
+
+
+@dataclass(frozen=True)
+class Preview:
+    eligibility: Eligibility
+    errors: list[DomainError]
+    steps: Steps | None
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    reissue: Reissue
+    private_key_pem: str | None = None
+
+
+@dataclass(frozen=True)
+class PreparedCsr:
+    csr_pem: str
+    key_algorithm: KeyAlgorithm
+    key_parameter: str
+    same_as_original: bool
+    stored_key: StoredPrivateKey | None  # the key the new certificate will have
+    returned_key_pem: str | None  # ONLINE: handed to the applicant once
+    key_protected: bool
+
+
+class ReissueService:
+    def __init__(
+        self,
+        *,
+        certificates: CertificateService,
+        certificate_repository: CertificateRepository,
+        reissues: ReissueRepository,
+        locks: LockStore,
+        idempotency: IdempotencyStore,
+        verifications: VerificationLog,
+        authority: CertificateAuthority,
+        keys: KeyFactory,
+        checker: DomainChecker,
+        sealer: KeySealer,
+        clock: Clock,
+        lifetime: timedelta,
+        provider: ValidationProvider | None = None,
+    ) -> None:
+        self._certificates = certificates
+        self._certificate_repository = certificate_repository
+        self._reissues = reissues
+        self._locks = locks
+        self._idempotency = idempotency
+        self._verifications = verifications
+        self._authority = authority
+        self._keys = keys
+        self._checker = checker
+        self._sealer = sealer
+        self._clock = clock
+        self._lifetime = lifetime
+        self._provider = provider
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def get(self, caller: Caller, reissue_id: str) -> Reissue | None:
+        reissue = await self._reissues.get(reissue_id, account=caller.account)
+        return await self._fresh(reissue) if reissue else None
+
+    async def get_many(self, caller: Caller, ids: list[str]) -> dict[str, Reissue]:
+        found = await self._reissues.get_many(caller.account, ids)
+        return {k: await self._fresh(v) for k, v in found.items()}
+
+    async def active_for(self, caller: Caller, certificate_ids: list[str]) -> dict[str, Reissue]:
+        found = await self._reissues.active_for_certificates(caller.account, certificate_ids)
+        result = {}
+        for cid, reissue in found.items():
+            reissue = await self._fresh(reissue)
+            if reissue.status.is_active:
+                result[cid] = reissue
+        return result
+
+    async def list(self, caller: Caller, *, status=None, certificate_id=None, first: int, after: str | None) -> Page:
+        if first < 0:
+            raise InvalidInput("first must not be negative", field=["first"])
+        page = await self._reissues.list(
+            caller.account, status=status, certificate_id=certificate_id, first=min(first, 100), after=after
+        )
+        return Page(
+            items=[await self._fresh(r) for r in page.items],
+            has_next_page=page.has_next_page,
+            total_count=page.total_count,
+        )
+
+    async def reissuing_certificate_ids(self, caller: Caller) -> list[str]:
+        """The caller's certificates with an active reissue (status REISSUING)."""
+        return await self._reissues.active_certificate_ids(caller.account)
+
+    async def _fresh(self, reissue: Reissue) -> Reissue:
+        """R24, checked on access: an overdue reissue is expired before anyone sees it."""
+        if rules.is_overdue(reissue, self._clock.now()):
+            return await self._expire(reissue)
+        return reissue
+
+    async def _live_domain_holder(self, account: str, primary_domain: str) -> LockHolder | None:
+        key = domain_lock_key(account, primary_domain)
+        lock = (await self._locks.holders([key])).get(key)
+        if lock is None:
+            return None
+        holder_reissue = await self._reissues.get(lock.reissue_id)
+        if not rules.lock_is_live(pending_until=lock.pending_until, reissue=holder_reissue, now=self._clock.now()):
+            return None
+        return LockHolder(lock.reissue_id, lock.certificate_id, lock.certificate_domain)
+
+    async def eligibility(self, caller: Caller, certificate: Certificate) -> Eligibility:
+        """R1-R4 as requestReissue would find them now (a read: no lock is taken)."""
+        active = (await self.active_for(caller, [certificate.id])).get(certificate.id)
+        holder = None if active else await self._live_domain_holder(caller.account, certificate.primary_domain)
+        errors = rules.eligibility_errors(
+            certificate, self._clock.now(), active_reissue=active, domain_lock_holder=holder
+        )
+        return Eligibility(rules.flow_for(certificate), errors)
+
+    # -- preview and request ------------------------------------------------------------
+
+    async def preview(self, caller: Caller, request: ReissueRequest) -> Preview:
+        """R12: what requestReissue would do, with no side effects (no key is generated)."""
+        require_role(caller, Role.OWNER)
+        certificate = await self._certificates.require(caller, request.certificate_id, ["input", "certificateId"])
+        eligibility = await self.eligibility(caller, certificate)
+        try:
+            checked = self._check(certificate, request)
+            same = self._same_csr_without_generating(certificate, checked)
+            steps = rules.required_steps(
+                certificate,
+                checked,
+                self._clock.now(),
+                same_csr=same,
+                last_verified_at=await self._verifications.last(checked.domain, certificate.organization_name),
+            )
+        except DomainError as error:
+            return Preview(eligibility, [error], None)
+        return Preview(eligibility, [], steps)
+
+    def _check(self, certificate: Certificate, request: ReissueRequest) -> rules.CheckedRequest:
+        checked = rules.check_request(certificate, request)
+        method = checked.validation_method
+        if method in (ValidationMethod.FILE, ValidationMethod.FILE_AUTO) and checked.domain.startswith("*."):
+            raise InvalidInput(
+                "a wildcard domain cannot be validated by file: use DNS",
+                code=ErrorCode.OPTION_NOT_ALLOWED,
+                field=["input", "validationMethod"],
+            )
+        if method in (ValidationMethod.DNS_AUTO, ValidationMethod.FILE_AUTO) and self._provider is None:
+            raise InvalidInput(
+                f"{method.value} needs an automatic validation provider, and none is configured on this "
+                "service: use DNS or FILE",
+                code=ErrorCode.OPTION_NOT_ALLOWED,
+                field=["input", "validationMethod"],
+            )
+        if checked.csr_source == CsrSource.UPLOAD:
+            self._check_uploaded_csr(checked)
+        return checked
+
+    @staticmethod
+    def _check_uploaded_csr(checked: rules.CheckedRequest):
+        csr = pem.load_csr(checked.csr_pem or "", field=["input", "csrPem"])
+        algorithm, parameter = pem.csr_key(csr)
+        rules.check_uploaded_key(algorithm, parameter)
+        rules.check_csr_covers(checked.domain, pem.csr_names(csr))
+        return csr, algorithm, parameter
+
+    @staticmethod
+    def _same_csr_without_generating(certificate: Certificate, checked: rules.CheckedRequest) -> bool:
+        if checked.csr_source == CsrSource.ORIGINAL:
+            return True
+        if checked.csr_source == CsrSource.UPLOAD:
+            return pem.same_csr(checked.csr_pem, certificate.csr_pem)
+        return False
+
+    async def _prepare_csr(self, certificate: Certificate, checked: rules.CheckedRequest) -> PreparedCsr:
+        """R6, R8, R9: the CSR the new certificate is signed from, and its key."""
+        if checked.csr_source == CsrSource.ORIGINAL:
+            return PreparedCsr(
+                csr_pem=certificate.csr_pem or "",
+                key_algorithm=certificate.current.key_algorithm,
+                key_parameter=certificate.current.key_parameter,
+                same_as_original=True,
+                stored_key=certificate.private_key,
+                returned_key_pem=None,
+                key_protected=bool(certificate.private_key and certificate.private_key.storage == PrivateKeyStorage.PASSWORD),
+            )
+        if checked.csr_source == CsrSource.UPLOAD:
+            csr, algorithm, parameter = self._check_uploaded_csr(checked)
+            text = pem.csr_pem_normalized(csr)
+            return PreparedCsr(
+                csr_pem=text,
+                key_algorithm=algorithm,
+                key_parameter=parameter,
+                same_as_original=pem.same_csr(text, certificate.csr_pem),
+                stored_key=None,  # the applicant kept the key
+                returned_key_pem=None,
+                key_protected=False,
+            )
+        key = await self._keys.generate(checked.key_algorithm, checked.key_parameter)
+        csr_text = pem.build_csr(key, checked.domain, checked.organization_name)
+        password = checked.private_key_password
+        if password:
+            # R9: returned and stored only encrypted with the applicant's password.
+            encrypted = pem.private_key_pkcs8(key, password)
+            stored = StoredPrivateKey(PrivateKeyStorage.PASSWORD, encrypted)
+            returned = encrypted.decode("ascii")
+        else:
+            plain = pem.private_key_pkcs8(key, None)
+            stored = StoredPrivateKey(PrivateKeyStorage.SEALED, self._sealer.seal(plain, context=certificate.id))
+            returned = plain.decode("ascii")
+        return PreparedCsr(
+            csr_pem=csr_text,
+            key_algorithm=checked.key_algorithm,
+            key_parameter=checked.key_parameter,
+            same_as_original=False,
+            stored_key=stored,
+            returned_key_pem=returned,
+            key_protected=bool(password),
+        )
+
+    def _request_fingerprint(self, request: ReissueRequest) -> str:
+        material = dataclasses.asdict(request)
+        material.pop("idempotency_key", None)
+        return self._idempotency.fingerprint(json.dumps(material, sort_keys=True, default=str))
+
+    async def request(self, caller: Caller, request: ReissueRequest) -> RequestResult:
+        require_role(caller, Role.OWNER)
+        if request.idempotency_key is not None:
+            key = request.idempotency_key.strip()
+            if not key or len(key) > 200:
+                raise InvalidInput("idempotencyKey must be 1-200 characters", field=["input", "idempotencyKey"])
+        certificate = await self._certificates.require(caller, request.certificate_id, ["input", "certificateId"])
+        now = self._clock.now()
+        eligibility = await self.eligibility(caller, certificate)
+        checked = self._check(certificate, request)
+
+        reissue_id = self._reissues.new_id()
+        claim = None
+        if request.idempotency_key is not None:
+            claim = IdempotencyRecord(
+                account=caller.account,
+                key=request.idempotency_key.strip(),
+                fingerprint=self._request_fingerprint(request),
+                reissue_id=reissue_id,
+                created_at=now,
+            )
+            replay = await self._claim_idempotency(caller, claim)
+            if replay is not None:
+                return replay
+        try:
+            if eligibility.errors:
+                raise eligibility.errors[0]
+            return await self._submit(caller, certificate, checked, reissue_id, now)
+        except BaseException:
+            if claim is not None:
+                await self._idempotency.forget(claim)
+            raise
+
+    async def _claim_idempotency(self, caller: Caller, claim: IdempotencyRecord) -> RequestResult | None:
+        for _ in range(3):
+            existing = await self._idempotency.claim(claim)
+            if existing is None:
+                return None
+            if existing.fingerprint != claim.fingerprint:
+                raise InvalidInput(
+                    "this idempotencyKey was used with a different input: use a new key for a new request",
+                    code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    field=["input", "idempotencyKey"],
+                )
+            earlier = await self._reissues.get(existing.reissue_id, account=caller.account)
+            if earlier is not None:
+                return RequestResult(await self._fresh(earlier), self._returned_key(earlier))
+            if self._clock.now() - existing.created_at < rules.LOCK_GRACE:
+                raise InvalidInput(
+                    "a request with this idempotencyKey is still being processed; retry in a few seconds",
+                    code=ErrorCode.INVALID_STATE,
+                    field=["input", "idempotencyKey"],
+                )
+            await self._idempotency.forget(existing)  # its request died before it submitted
+        raise InvalidInput("could not record the idempotencyKey; retry", code=ErrorCode.INVALID_STATE)
+
+    def _returned_key(self, reissue: Reissue) -> str | None:
+        """A replay of an ONLINE request hands back the same key (R9 form)."""
+        if reissue.csr_source != CsrSource.ONLINE or reissue.private_key is None:
+            return None
+        if reissue.private_key.storage == PrivateKeyStorage.PASSWORD:
+            return reissue.private_key.data.decode("ascii")
+        return self._sealer.open(reissue.private_key.data, context=reissue.certificate_id).decode("ascii")
+
+    async def _submit(
+        self, caller: Caller, certificate: Certificate, checked: rules.CheckedRequest, reissue_id: str, now: datetime
+    ) -> RequestResult:
+        prepared = await self._prepare_csr(certificate, checked)
+        steps = rules.required_steps(
+            certificate,
+            checked,
+            now,
+            same_csr=prepared.same_as_original,
+            last_verified_at=await self._verifications.last(checked.domain, certificate.organization_name),
+        )
+        now = self._clock.now()
+        pending_until = now + rules.LOCK_GRACE
+        certificate_lock = LockRecord(
+            id=f"{reissue_id}:certificate",
+            key=certificate_lock_key(certificate.id),
+            reissue_id=reissue_id,
+            certificate_id=certificate.id,
+            certificate_domain=certificate.domain,
+            acquired_at=now,
+            pending_until=pending_until,
+        )
+        domain_lock = dataclasses.replace(
+            certificate_lock, id=f"{reissue_id}:primary", key=domain_lock_key(caller.account, certificate.primary_domain)
+        )
+        await self._acquire(certificate_lock, certificate)  # R4
+        try:
+            await self._acquire(domain_lock, certificate)  # R3
+        except BaseException:
+            await self._locks.release(certificate_lock.id)
+            raise
+
+        validation = None
+        if steps.domain_validation_required:
+            validation = DomainValidation(
+                method=checked.validation_method,
+                status=DomainValidationStatus.PENDING,
+                token=secrets.token_hex(20),  # R20: 160 random bits, single use
+            )
+        actor = actor_of(caller)
+        reissue = Reissue(
+            id=reissue_id,
+            account=caller.account,
+            certificate_id=certificate.id,
+            primary_domain=certificate.primary_domain,
+            flow=steps.flow,
+            status=steps.initial_status,
+            domain=checked.domain,
+            csr_source=checked.csr_source,
+            csr_pem=prepared.csr_pem,
+            key_algorithm=prepared.key_algorithm,
+            key_parameter=prepared.key_parameter,
+            reason=checked.reason,
+            organization_name=checked.organization_name,
+            private_key_protected=prepared.key_protected,
+            domain_validation_required=steps.domain_validation_required,
+            manual_review_required=steps.manual_review_required,
+            waivers=steps.waivers,
+            domain_validation=validation,
+            events=(ReissueEvent(now, actor, None, steps.initial_status, checked.reason),),
+            created_at=now,
+            updated_at=now,
+            expires_at=now + self._lifetime,
+            private_key=prepared.stored_key,
+        )
+        try:
+            if steps.initial_status == ReissueStatus.ISSUED:
+                # R19: no step is required, so it is issued at once, in this request.
+                version = await self._sign(reissue, certificate)
+                reissue = dataclasses.replace(reissue, completed_at=version.issued_at, issued_version=version)
+            await self._reissues.insert(reissue)
+        except BaseException:
+            await self._locks.release(domain_lock.id)
+            await self._locks.release(certificate_lock.id)
+            raise
+        if reissue.status == ReissueStatus.ISSUED:
+            await self._apply_issuance(reissue)
+        if validation is not None and validation.method in (ValidationMethod.DNS_AUTO, ValidationMethod.FILE_AUTO):
+            assert self._provider is not None
+            await self._provider.place(validation.method, reissue.domain, validation.token)
+        return RequestResult(reissue, prepared.returned_key_pem)
+
+    async def _acquire(self, lock: LockRecord, certificate: Certificate) -> None:
+        """Takes `lock`, or takes it over from a holder that is no longer live (R24)."""
+        for _ in range(5):
+            holder = await self._locks.try_acquire(lock)
+            if holder is None:
+                return
+            holder_reissue = await self._reissues.get(holder.reissue_id) if holder.reissue_id else None
+            now = self._clock.now()
+            if rules.lock_is_live(pending_until=holder.pending_until, reissue=holder_reissue, now=now):
+                if lock.key.startswith("certificate:"):
+                    raise InvalidInput(
+                        f"reissue {holder.reissue_id} of this certificate is in progress: finish or cancel it first",
+                        code=ErrorCode.REISSUE_IN_PROGRESS,
+                        field=["input", "certificateId"],
+                    )
+                raise rules.primary_domain_locked(
+                    certificate.primary_domain,
+                    LockHolder(holder.reissue_id, holder.certificate_id, holder.certificate_domain),
+                )
+            if holder_reissue is not None and rules.is_overdue(holder_reissue, now):
+                await self._expire(holder_reissue)
+            if holder.id:
+                log.info("taking over lock %s from dead holder %s", lock.key, holder.id)
+                await self._locks.release(holder.id)
+        raise InvalidInput(
+            "the lock is contended; retry", code=ErrorCode.PRIMARY_DOMAIN_LOCKED, field=["input", "certificateId"]
+        )
+
+    # -- transitions ----------------------------------------------------------------------
+
+    async def _transition(
+        self, reissue: Reissue, to: ReissueStatus, actor: str, note: str | None, action: str, **changes
+    ) -> Reissue:
+        rules.check_transition(reissue, to, action)
+        now = self._clock.now()
+        event = ReissueEvent(now, actor, reissue.status, to, note)
+        after = dataclasses.replace(reissue, status=to, events=reissue.events + (event,), updated_at=now, **changes)
+        try:
+            await self._reissues.transition(reissue, after)
+        except ConcurrentChange:
+            await self._reissues.repair_pending_transitions()
+            current = await self._reissues.get(reissue.id)
+            state = current.status.value if current else "gone"
+            raise InvalidInput(
+                f"cannot {action} reissue {reissue.id}: it changed meanwhile and is now {state}",
+                code=ErrorCode.INVALID_STATE,
+                field=["reissueId"],
+            ) from None
+        return after
+
+    async def _release_locks(self, reissue: Reissue) -> None:
+        await self._locks.release(f"{reissue.id}:primary")
+        await self._locks.release(f"{reissue.id}:certificate")
+
+    async def _expire(self, reissue: Reissue) -> Reissue:
+        try:
+            expired = await self._transition(
+                reissue, ReissueStatus.EXPIRED, SYSTEM_ACTOR, "not completed within its lifetime", "expire",
+                completed_at=self._clock.now(),
+            )
+        except DomainError:
+            current = await self._reissues.get(reissue.id)
+            return current or reissue
+        await self._release_locks(expired)
+        return expired
+
+    async def _sign(self, reissue: Reissue, certificate: Certificate) -> CertificateVersion:
+        """R5: the CA signs the reissue's CSR with the current notAfter, to the second."""
+        now = self._clock.now()
+        signed = await self._authority.sign(reissue.csr_pem, reissue.domain, certificate.current.not_after, now)
+        parsed = pem.parse_certificate_chain(signed.certificate_pem + signed.chain_pem, field=["csrPem"])
+        return CertificateVersion(
+            serial_number=parsed.serial_number,
+            fingerprint_sha256=parsed.fingerprint_sha256,
+            not_before=parsed.not_before,
+            not_after=parsed.not_after,
+            key_algorithm=parsed.key.algorithm,
+            key_parameter=parsed.key.parameter,
+            issued_at=now,
+            certificate_pem=parsed.certificate_pem,
+            chain_pem=parsed.chain_pem,
+        )
+
+    async def _issue(self, reissue: Reissue, actor: str, *, note: str | None, **changes) -> Reissue:
+        """R23: sign, record the ISSUED event (the commit point), then update the
+        certificate and release the locks (finished by the sweep if this process dies)."""
+        certificate = await self._certificate_repository.get(reissue.account, reissue.certificate_id)
+        if certificate is None:
+            raise NotFound(f"certificate {reissue.certificate_id} is gone")
+        version = await self._sign(reissue, certificate)
+        issued = await self._transition(
+            reissue, ReissueStatus.ISSUED, actor, note, "issue",
+            completed_at=version.issued_at, issued_version=version, **changes,
+        )
+        await self._apply_issuance(issued)
+        return issued
+
+    async def _apply_issuance(self, reissue: Reissue) -> None:
+        """Idempotent: the certificate takes the reissue's version once; locks go."""
+        version = reissue.issued_version
+        certificate = await self._certificate_repository.get(reissue.account, reissue.certificate_id)
+        if certificate is not None and version is not None and all(
+            v.serial_number != version.serial_number for v in certificate.versions
+        ):
+            old = dataclasses.replace(certificate.current, superseded_at=version.issued_at)
+            updated = dataclasses.replace(
+                certificate,
+                domain=certificate.domain,
+                versions=(version, old) + certificate.versions[1:],
+                reissue_count=certificate.reissue_count + 1,
+                private_key=reissue.private_key,
+                csr_pem=reissue.csr_pem,
+                organization_name=reissue.organization_name or certificate.organization_name,
+            )
+            await self._certificate_repository.replace_current(updated, expected_serial=certificate.current.serial_number)
+        await self._release_locks(reissue)
+        await self._reissues.mark_applied(reissue.id)
+
+    async def _owned(self, caller: Caller, reissue_id: str) -> Reissue:
+        reissue = await self.get(caller, reissue_id)
+        if reissue is None:
+            raise NotFound(f"no reissue {reissue_id!r}", field=["reissueId"])
+        return reissue
+
+    async def check_domain_validation(self, caller: Caller, reissue_id: str) -> Reissue:
+        """R21: check the challenge for real; move on, or record a diagnosis."""
+        require_role(caller, Role.OWNER)
+        reissue = await self._owned(caller, reissue_id)
+        validation = reissue.domain_validation
+        if reissue.status != ReissueStatus.PENDING_DOMAIN_VALIDATION or validation is None:
+            raise InvalidInput(
+                f"reissue {reissue.id} is not awaiting domain validation; it is {reissue.status.value}",
+                code=ErrorCode.INVALID_STATE,
+                field=["reissueId"],
+            )
+        if validation.method in (ValidationMethod.DNS, ValidationMethod.DNS_AUTO):
+            outcome = await self._checker.check_dns(validation.dns_name(reissue.domain), validation.token)
+        else:
+            outcome = await self._checker.check_file(reissue.domain.removeprefix("*."), FILE_CHALLENGE_PATH, validation.token)
+        now = self._clock.now()
+        if not outcome.ok:
+            failed = dataclasses.replace(
+                validation, status=DomainValidationStatus.FAILED, last_checked_at=now, last_error=outcome.diagnosis
+            )
+            await self._reissues.update_validation(reissue.id, failed)
+            return dataclasses.replace(reissue, domain_validation=failed, updated_at=now)
+        verified = dataclasses.replace(
+            validation, status=DomainValidationStatus.VERIFIED, last_checked_at=now, last_error=None
+        )
+        certificate = await self._certificate_repository.get(reissue.account, reissue.certificate_id)
+        await self._verifications.record(
+            reissue.domain, certificate.organization_name if certificate else reissue.organization_name, now
+        )
+        following = rules.after_domain_validation(reissue)
+        note = f"domain validated by {validation.method.value}"
+        if following == ReissueStatus.ISSUED:
+            return await self._issue(reissue, actor_of(caller), note=note, domain_validation=verified)
+        return await self._transition(
+            reissue, following, actor_of(caller), note, "validate", domain_validation=verified
+        )
+
+    async def approve(self, caller: Caller, reissue_id: str, comment: str | None) -> Reissue:
+        """R22/R13: a reviewer approves; the reissue is issued."""
+        require_role(caller, Role.REVIEWER)
+        reissue = await self._owned(caller, reissue_id)
+        rules.check_transition(reissue, ReissueStatus.ISSUED, "approve")
+        if reissue.status != ReissueStatus.PENDING_MANUAL_REVIEW:
+            raise InvalidInput(
+                f"cannot approve reissue {reissue.id}: it is {reissue.status.value}",
+                code=ErrorCode.INVALID_STATE, field=["reissueId"],
+            )
+        note = _note(comment, "comment")
+        return await self._issue(reissue, actor_of(caller), note=note or "approved")
+
+    async def reject(self, caller: Caller, reissue_id: str, reason: str) -> Reissue:
+        require_role(caller, Role.REVIEWER)
+        reason_text = _note(reason, "reason")
+        if not reason_text:
+            raise InvalidInput("a reason is required to reject", field=["reason"])
+        reissue = await self._owned(caller, reissue_id)
+        rejected = await self._transition(
+            reissue, ReissueStatus.REJECTED, actor_of(caller), reason_text, "reject", completed_at=self._clock.now()
+        )
+        await self._release_locks(rejected)
+        return rejected
+
+    async def confirm_ca_verification(self, caller: Caller, reissue_id: str) -> Reissue:
+        """R14: an operator records the CA's offline confirmation."""
+        require_role(caller, Role.OPERATOR)
+        reissue = await self._owned(caller, reissue_id)
+        if reissue.status != ReissueStatus.PENDING_CA_VERIFICATION:
+            raise InvalidInput(
+                f"reissue {reissue.id} is not awaiting the CA's verification; it is {reissue.status.value}",
+                code=ErrorCode.INVALID_STATE, field=["reissueId"],
+            )
+        return await self._issue(reissue, actor_of(caller), note="CA verification confirmed")
+
+    async def cancel(self, caller: Caller, reissue_id: str) -> Reissue:
+        """R24: the applicant cancels a reissue that is not issued yet."""
+        require_role(caller, Role.OWNER)
+        reissue = await self._owned(caller, reissue_id)
+        cancelled = await self._transition(
+            reissue, ReissueStatus.CANCELLED, actor_of(caller), "cancelled by the applicant", "cancel",
+            completed_at=self._clock.now(),
+        )
+        await self._release_locks(cancelled)
+        return cancelled
+
+    async def remind(self, caller: Caller, reissue_id: str) -> Reissue:
+        """R22: at most one reminder per 24 hours per reissue."""
+        require_role(caller, Role.OWNER)
+        reissue = await self._owned(caller, reissue_id)
+        now = self._clock.now()
+        rules.check_reminder(reissue, now)
+        if not await self._reissues.claim_reminder(reissue.id, reissue.reminder_count + 1, now):
+            raise InvalidInput(
+                "reviewers were just reminded; remind again after 24 hours",
+                code=ErrorCode.RATE_LIMITED, field=["reissueId"],
+            )
+        log.info("reviewers reminded of reissue %s", reissue.id)
+        return dataclasses.replace(reissue, reminded_at=now, reminder_count=reissue.reminder_count + 1)
+
+    # -- housekeeping ------------------------------------------------------------------
+
+    async def sweep(self) -> dict[str, int]:
+        """Finishes what dead processes left half-done and expires overdue reissues (R24)."""
+        counts = {"repaired": 0, "applied": 0, "expired": 0, "released": 0}
+        counts["repaired"] = await self._reissues.repair_pending_transitions()
+        for reissue in await self._reissues.issued_not_applied():
+            await self._apply_issuance(reissue)
+            counts["applied"] += 1
+        now = self._clock.now()
+        for reissue in await self._reissues.overdue(now):
+            await self._expire(reissue)
+            counts["expired"] += 1
+        for lock in await self._locks.all():
+            reissue = await self._reissues.get(lock.reissue_id)
+            if not rules.lock_is_live(pending_until=lock.pending_until, reissue=reissue, now=self._clock.now()):
+                await self._locks.release(lock.id)
+                counts["released"] += 1
+        return counts
+
+
+def _note(text: str | None, name: str) -> str | None:
+    if text is None:
+        return None
+    value = text.strip()
+    if len(value) > 500:
+        raise InvalidInput(f"the {name} is longer than 500 characters", field=[name])
+    if value and not value.isprintable():
+        raise InvalidInput(f"the {name} may not hold control characters", field=[name])
+    return value or None

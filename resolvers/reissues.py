@@ -1,0 +1,64 @@
+"""Reissue queries and mutations: each calls one use case of domain.reissuing."""
+
+from __future__ import annotations
+
+from domain.errors import DomainError
+from domain.model import Certificate, Page
+from domain.reissues import Reissue
+from domain.reissuing import Eligibility, Preview, RequestResult
+from domain.rules import ReissueRequest
+from resolvers.context import Context
+from resolvers.errors import capture
+
+
+async def reissue(ctx: Context, reissue_id: str) -> Reissue | None:
+    return await ctx.reissue_loader.load(reissue_id)
+
+
+async def reissues(ctx: Context, *, first: int, after: str | None, status=None, certificate_id=None) -> Page:
+    page = await ctx.services.reissues.list(
+        ctx.caller, status=status, certificate_id=certificate_id, first=first, after=after
+    )
+    for item in page.items:
+        ctx.reissue_loader.prime(item.id, item)
+    return page
+
+
+async def active_reissue(ctx: Context, certificate: Certificate) -> Reissue | None:
+    return await ctx.active_reissue_loader.load(certificate.id)
+
+
+async def eligibility(ctx: Context, certificate: Certificate) -> Eligibility:
+    return await ctx.services.reissues.eligibility(ctx.caller, certificate)
+
+
+async def preview(ctx: Context, request: ReissueRequest) -> tuple[Preview | None, list[DomainError]]:
+    return await capture(ctx.services.reissues.preview(ctx.caller, request))
+
+
+async def request_reissue(ctx: Context, request: ReissueRequest) -> tuple[RequestResult | None, list[DomainError]]:
+    return await capture(ctx.services.reissues.request(ctx.caller, request))
+
+
+async def check_domain_validation(ctx: Context, reissue_id: str):
+    return await capture(ctx.services.reissues.check_domain_validation(ctx.caller, reissue_id))
+
+
+async def approve(ctx: Context, reissue_id: str, comment: str | None):
+    return await capture(ctx.services.reissues.approve(ctx.caller, reissue_id, comment))
+
+
+async def reject(ctx: Context, reissue_id: str, reason: str):
+    return await capture(ctx.services.reissues.reject(ctx.caller, reissue_id, reason))
+
+
+async def confirm_ca_verification(ctx: Context, reissue_id: str):
+    return await capture(ctx.services.reissues.confirm_ca_verification(ctx.caller, reissue_id))
+
+
+async def cancel(ctx: Context, reissue_id: str):
+    return await capture(ctx.services.reissues.cancel(ctx.caller, reissue_id))
+
+
+async def remind(ctx: Context, reissue_id: str):
+    return await capture(ctx.services.reissues.remind(ctx.caller, reissue_id))

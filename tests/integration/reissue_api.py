@@ -1,0 +1,122 @@
+"""GraphQL documents and helpers shared by the reissue integration tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from tests import certs
+from tests.integration.test_upload_certificate import UPLOAD
+
+REISSUE_FIELDS = """
+  id status flow domain csrSource csrPem keyAlgorithm keyParameter reason waivers
+  domainValidationRequired manualReviewRequired privateKeyProtected deployableToCloudServices
+  domainValidation { method status dns { name type value } file { url path content } lastCheckedAt lastError }
+  events { at actor from to note }
+  createdAt updatedAt expiresAt completedAt
+  certificate {
+    id status reissueCount notAfter serialNumber keyAlgorithm keyParameter certificatePem
+    organization { name } activeReissue { id }
+    versions { serialNumber notBefore notAfter supersededAt issuedAt }
+  }
+"""
+
+REQUEST = (
+    """
+mutation Request($input: RequestReissueInput!) {
+  requestReissue(input: $input) {
+    reissue { %s }
+    privateKeyPem
+    userErrors { code message field }
+  }
+}
+"""
+    % REISSUE_FIELDS
+)
+
+PREVIEW = """
+query Preview($input: RequestReissueInput!) {
+  previewReissue(input: $input) {
+    eligibility { eligible flow reasons { code message field } }
+    userErrors { code message field }
+    domainValidationRequired manualReviewRequired waivers
+  }
+}
+"""
+
+
+def _action(name: str, args: str = "$id: ID!", call: str = "reissueId: $id") -> str:
+    return """
+mutation Act(%s) {
+  %s(%s) {
+    reissue { %s }
+    userErrors { code message field }
+  }
+}
+""" % (args, name, call, REISSUE_FIELDS)
+
+
+CHECK = _action("checkDomainValidation")
+APPROVE = _action("approveReissue", "$id: ID!, $comment: String", "reissueId: $id, comment: $comment")
+REJECT = _action("rejectReissue", "$id: ID!, $reason: String!", "reissueId: $id, reason: $reason")
+CONFIRM = _action("confirmCaVerification")
+CANCEL = _action("cancelReissue")
+REMIND = _action("remindReviewer")
+GET = "query Get($id: ID!) { reissue(id: $id) { %s } }" % REISSUE_FIELDS
+
+
+def unique_zone() -> str:
+    """A primary domain of its own for one test."""
+    return f"z{uuid.uuid4().hex[:10]}.com"
+
+
+def days_ago(days: float) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)
+
+
+async def upload_cert(
+    client,
+    name: str,
+    *,
+    brand: str = "SECTIGO",
+    level: str = "DV",
+    free: bool = False,
+    method: str = "DNS",
+    org: str | None = None,
+    issued_days_ago: float = 10,
+    days: int = 365,
+    sans: list[str] | None = None,
+    with_csr: bool = True,
+    key=None,
+    **extra,
+) -> tuple[dict, certs.Issued]:
+    issued = certs.issue(
+        name, sans, key=key, org=org, not_before=days_ago(issued_days_ago), days=days
+    )
+    data = {
+        "certificatePem": issued.chain_pem,
+        "privateKeyPem": issued.key_pem(),
+        "brand": brand,
+        "validationLevel": level,
+        "isFree": free,
+        "validationMethod": method,
+        **extra,
+    }
+    if with_csr:
+        data["csrPem"] = issued.csr_pem
+    result = (await client(UPLOAD, {"input": data}))["uploadCertificate"]
+    assert result["userErrors"] == [], result["userErrors"]
+    return result["certificate"], issued
+
+
+async def request(client, **input) -> dict:
+    return (await client(REQUEST, {"input": input}))["requestReissue"]
+
+
+async def act(client, document: str, reissue_id: str, **variables) -> dict:
+    data = await client(document, {"id": reissue_id, **variables})
+    return next(iter(data.values()))
+
+
+def error_codes(payload: dict) -> list[str]:
+    return [e["code"] for e in payload["userErrors"]]
