@@ -1,0 +1,32 @@
+# The certreissue service, for docker-compose.yml (which supplies MONGODB_URI, so the
+# embedded FerretDB of `make install` is neither built nor needed here).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    CERTS_DATA_DIR=/data
+
+RUN groupadd --system --gid 10001 certreissue \
+ && useradd --system --uid 10001 --gid certreissue --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin certreissue \
+ && mkdir /data \
+ && chown certreissue:certreissue /data
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY domain/ domain/
+COPY adapters/ adapters/
+COPY schema/ schema/
+COPY resolvers/ resolvers/
+COPY certreissue/ certreissue/
+RUN pip install --no-cache-dir . \
+ && rm -rf build *.egg-info
+
+# /data is owned by the service user, so a fresh named volume mounted there is too.
+VOLUME ["/data"]
+WORKDIR /data
+USER certreissue:certreissue
+
+EXPOSE 8000
+CMD ["certreissue", "serve", "--host", "0.0.0.0", "--port", "8000"]
