@@ -303,7 +303,9 @@ def check_algorithm(
     if parameter is None:
         parameter = ALLOWED_PARAMETERS[algorithm][0]
     parameter = PARAMETER_ALIASES.get(parameter.strip().lower(), parameter.strip().lower())
-    if algorithm == KeyAlgorithm.SM2 and certificate.brand != Brand.DNSPOD:
+    if algorithm == KeyAlgorithm.SM2 and not (
+        certificate.brand == Brand.DNSPOD and certificate.current.key_algorithm == KeyAlgorithm.SM2
+    ):
         raise InvalidInput(
             "SM2 is only for DNSPod SM2 certificates", code=ErrorCode.UNSUPPORTED_ALGORITHM, field=_f("keyAlgorithm")
         )
@@ -399,8 +401,8 @@ def required_steps(
         # R14: the CA verifies the applicant offline.
         return Steps(flow, (), False, False, ReissueStatus.PENDING_CA_VERIFICATION)
 
-    # R17
-    if now - certificate.current.issued_at < SAME_CSR_WINDOW:
+    # R17: counted from the original issue (the oldest version), not from a later reissue.
+    if now - certificate.versions[-1].issued_at < SAME_CSR_WINDOW:
         waivers.append(Waiver.SUBMITTED_WITHIN_3_DAYS)
     if same_csr:
         waivers.append(Waiver.SAME_CSR)
