@@ -36,6 +36,7 @@ class Services:
     reissues: ReissueService
     reissue_repository: MongoReissueRepository
     locks: MongoLockStore
+    authority: BuiltInAuthority
 
     async def start(self) -> None:
         await self.database.ensure_indexes()
@@ -60,6 +61,7 @@ def build_services(
     certificates = CertificateService(certificate_repository, sealer, clock)
     reissue_repository = MongoReissueRepository(database)
     locks = MongoLockStore(database)
+    authority = BuiltInAuthority(settings.data_dir)
     reissues = ReissueService(
         certificates=certificates,
         certificate_repository=certificate_repository,
@@ -67,7 +69,7 @@ def build_services(
         locks=locks,
         idempotency=MongoIdempotencyStore(database, derive_key(master_key, "certreissue idempotency v1")),
         verifications=MongoVerificationLog(database),
-        authority=BuiltInAuthority(settings.data_dir),
+        authority=authority,
         keys=ThreadKeyFactory(),
         checker=checker
         or LiveDomainChecker(settings.dns_nameservers, settings.http_validation_port),
@@ -84,4 +86,5 @@ def build_services(
         reissues=reissues,
         reissue_repository=reissue_repository,
         locks=locks,
+        authority=authority,
     )

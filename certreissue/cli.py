@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -34,11 +35,18 @@ def database_uri(settings: Settings, *, reuse_only: bool = False) -> Iterator[st
         embedded.stop()
 
 
+def _exit_on_signal(signum, frame):
+    raise SystemExit(0)
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from certreissue.app import create_app
 
+    # uvicorn re-raises the signal that stopped it once it has shut down; turning SIGTERM
+    # into SystemExit lets `database_uri` stop the embedded database on the way out.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     with database_uri(settings) as uri:
         app = create_app(settings, uri)
         where = f"http://{args.host}:{args.port}/graphql"
