@@ -187,6 +187,10 @@ class IdempotencyStore(ABC):
     async def forget(self, record: IdempotencyRecord) -> None: ...
 
     @abstractmethod
+    async def purge_before(self, moment: datetime) -> int:
+        """Drops records created before `moment`; returns how many."""
+
+    @abstractmethod
     def fingerprint(self, material: str) -> str:
         """A keyed hash of the request (it may hold a password: never stored as is)."""
 

@@ -181,24 +181,38 @@ class ReissueService:
             return await self._expire(reissue)
         return reissue
 
-    async def _live_domain_holder(self, account: str, primary_domain: str) -> LockHolder | None:
-        key = domain_lock_key(account, primary_domain)
-        lock = (await self._locks.holders([key])).get(key)
-        if lock is None:
-            return None
-        holder_reissue = await self._reissues.get(lock.reissue_id)
-        if not rules.lock_is_live(pending_until=lock.pending_until, reissue=holder_reissue, now=self._clock.now()):
-            return None
-        return LockHolder(lock.reissue_id, lock.certificate_id, lock.certificate_domain)
-
     async def eligibility(self, caller: Caller, certificate: Certificate) -> Eligibility:
         """R1-R4 as requestReissue would find them now (a read: no lock is taken)."""
-        active = (await self.active_for(caller, [certificate.id])).get(certificate.id)
-        holder = None if active else await self._live_domain_holder(caller.account, certificate.primary_domain)
-        errors = rules.eligibility_errors(
-            certificate, self._clock.now(), active_reissue=active, domain_lock_holder=holder
-        )
-        return Eligibility(rules.flow_for(certificate), errors)
+        return (await self.eligibility_many(caller, [certificate]))[certificate.id]
+
+    async def eligibility_many(
+        self,
+        caller: Caller,
+        certificates: list[Certificate],
+        *,
+        active: dict[str, Reissue] | None = None,
+    ) -> dict[str, Eligibility]:
+        """Eligibility of many certificates in a constant number of round trips (fewer when
+        the caller already has their active reissues)."""
+        if active is None:
+            active = await self.active_for(caller, [c.id for c in certificates])
+        keys = {c.id: domain_lock_key(caller.account, c.primary_domain) for c in certificates}
+        locks = await self._locks.holders(sorted(set(keys.values())))
+        holder_reissues = await self._reissues.get_many(caller.account, [lock.reissue_id for lock in locks.values()])
+        now = self._clock.now()
+        result = {}
+        for certificate in certificates:
+            lock = locks.get(keys[certificate.id])
+            holder = None
+            if lock is not None and rules.lock_is_live(
+                pending_until=lock.pending_until, reissue=holder_reissues.get(lock.reissue_id), now=now
+            ):
+                holder = LockHolder(lock.reissue_id, lock.certificate_id, lock.certificate_domain)
+            errors = rules.eligibility_errors(
+                certificate, now, active_reissue=active.get(certificate.id), domain_lock_holder=holder
+            )
+            result[certificate.id] = Eligibility(rules.flow_for(certificate), errors)
+        return result
 
     # -- preview and request ------------------------------------------------------------
 
@@ -680,7 +694,7 @@ class ReissueService:
 
     async def sweep(self) -> dict[str, int]:
         """Finishes what dead processes left half-done and expires overdue reissues (R24)."""
-        counts = {"repaired": 0, "applied": 0, "expired": 0, "released": 0}
+        counts = {"repaired": 0, "applied": 0, "expired": 0, "released": 0, "idempotency_keys": 0}
         counts["repaired"] = await self._reissues.repair_pending_transitions()
         for reissue in await self._reissues.issued_not_applied():
             await self._apply_issuance(reissue)
@@ -694,6 +708,8 @@ class ReissueService:
             if not rules.lock_is_live(pending_until=lock.pending_until, reissue=reissue, now=self._clock.now()):
                 await self._locks.release(lock.id)
                 counts["released"] += 1
+        # Idempotency keys are kept at least 24 h (issue 3); dropped after IDEMPOTENCY_RETENTION.
+        counts["idempotency_keys"] = await self._idempotency.purge_before(self._clock.now() - IDEMPOTENCY_RETENTION)
         return counts
 
 

@@ -29,7 +29,7 @@ async def active_reissue(ctx: Context, certificate: Certificate) -> Reissue | No
 
 
 async def eligibility(ctx: Context, certificate: Certificate) -> Eligibility:
-    return await ctx.services.reissues.eligibility(ctx.caller, certificate)
+    return await ctx.eligibility_loader.load(certificate)
 
 
 async def preview(ctx: Context, request: ReissueRequest) -> tuple[Preview | None, list[DomainError]]:

@@ -328,3 +328,44 @@ async def test_uploaded_csrs_are_checked_for_signature_names_and_key_strength(ow
 
 def owner_account(client) -> str:
     return client.account
+
+
+async def test_without_the_original_csr_the_original_source_is_unavailable(owner):
+    cert, _ = await upload_cert(owner, f"n.{unique_zone()}", with_csr=False)
+    result = await request(owner, certificateId=cert["id"], reason="r")
+    assert error_codes(result) == ["ORIGINAL_CSR_UNAVAILABLE"]  # R6
+
+
+async def test_an_expired_certificate_is_not_issued_for_reissue(owner):
+    cert, _ = await upload_cert(owner, f"e.{unique_zone()}", issued_days_ago=400, days=365)
+    assert cert["status"] == "EXPIRED"
+    assert error_codes(await request(owner, certificateId=cert["id"], reason="r")) == ["CERTIFICATE_NOT_ISSUED"]  # R1
+
+
+async def test_automatic_validation_without_a_provider_is_not_allowed(owner):
+    cert, _ = await upload_cert(owner, f"auto.{unique_zone()}")
+    result = await request(owner, certificateId=cert["id"], csrSource="ONLINE", reason="r", validationMethod="DNS_AUTO")
+    assert error_codes(result) == ["OPTION_NOT_ALLOWED"]
+    assert "provider" in result["userErrors"][0]["message"]
+
+
+async def test_a_wildcard_cannot_be_validated_by_file(owner):
+    cert, _ = await upload_cert(owner, f"*.{unique_zone()}")
+    result = await request(owner, certificateId=cert["id"], csrSource="ONLINE", reason="r", validationMethod="FILE")
+    assert error_codes(result) == ["OPTION_NOT_ALLOWED"]
+
+
+async def test_validating_a_reissue_that_is_not_pending_validation_is_invalid_state(owner):
+    cert, _ = await upload_cert(owner, f"s.{unique_zone()}")
+    issued = await request(owner, certificateId=cert["id"], reason="r")  # SAME_CSR: issued at once
+    assert error_codes(await act(owner, CHECK, issued["reissue"]["id"])) == ["INVALID_STATE"]
+
+
+async def test_another_accounts_reissue_does_not_exist(owner, client_for):
+    cert, _ = await upload_cert(owner, f"o.{unique_zone()}")
+    started = await request(owner, certificateId=cert["id"], csrSource="ONLINE", reason="r")
+    stranger = await client_for("stranger-acct", "owner")
+    assert (await stranger(GET, {"id": started["reissue"]["id"]}))["reissue"] is None  # R26
+    assert error_codes(await act(stranger, CANCEL, started["reissue"]["id"])) == ["NOT_FOUND"]
+    node = await stranger("query($id: ID!) { node(id: $id) { id } }", {"id": started["reissue"]["id"]})
+    assert node["node"] is None

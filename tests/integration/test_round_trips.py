@@ -1,0 +1,90 @@
+"""DataLoaders: a page of certificates with their reissue fields costs a constant number of
+database commands, whatever its size (issue 3, item 9)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+import httpx
+import pytest
+from pymongo import monitoring
+
+from domain.model import Role
+from tests.conftest import ApiServer, GraphQLClient
+from tests.integration.reissue_api import request, unique_zone, upload_cert
+
+NESTED = """
+query Nested($first: Int) {
+  certificates(first: $first) {
+    totalCount
+    edges { node {
+      id domain status
+      activeReissue { id status events { to } }
+      reissueEligibility { eligible flow reasons { code } }
+    } }
+  }
+}
+"""
+
+
+class CommandCounter(monitoring.CommandListener):
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.enabled = False
+        self.commands: list[str] = []
+
+    def started(self, event):
+        if self.enabled and event.database_name == self.database:
+            self.commands.append(event.command_name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+@pytest.fixture(scope="module")
+def counted(settings, database_uri, tmp_path_factory):
+    """An API server whose database client reports every command to a counter."""
+    counter = CommandCounter(settings.db_name)
+    monitoring.register(counter)
+    server = ApiServer(dataclasses.replace(settings), database_uri).start()
+    try:
+        yield server, counter
+    finally:
+        server.stop()
+
+
+async def commands_for(server, counter, token, first: int) -> int:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        client = GraphQLClient(http, token)
+        counts = []
+        for _ in range(3):  # the minimum: a background sweep may add commands to one run
+            counter.commands.clear()
+            counter.enabled = True
+            data = await client(NESTED, {"first": first})
+            counter.enabled = False
+            assert len(data["certificates"]["edges"]) == first
+            counts.append(len(counter.commands))
+        return min(counts)
+
+
+async def test_nested_reissue_fields_cost_the_same_commands_for_5_and_50_certificates(counted, services, client_for):
+    server, counter = counted
+    account = f"trips-{uuid.uuid4().hex[:8]}"
+    owner = await client_for(account, "owner")
+    zones = [unique_zone() for _ in range(10)]
+    ids = []
+    for i in range(50):
+        cert, _ = await upload_cert(owner, f"h{i}.{zones[i % 10]}")
+        ids.append(cert["id"])
+    # Some certificates have a reissue in progress, so every nested field has data.
+    for cid in ids[-3:]:  # the newest: on the small page too
+        assert (await request(owner, certificateId=cid, csrSource="ONLINE", reason="r"))["userErrors"] == []
+    token = await services.tokens.create(account, [Role.OWNER])
+    small = await commands_for(server, counter, token, 5)
+    large = await commands_for(server, counter, token, 50)
+    assert small == large
+    assert large <= 6  # token, count, page, active reissues, locks, lock holders' reissues
