@@ -121,7 +121,7 @@ def reissue_to_doc(r: Reissue) -> dict:
         "reminderCount": r.reminder_count,
         "issuedVersion": _version_to_doc(r.issued_version) if r.issued_version else None,
         # Set once the certificate carries the issued version (R23); see issued_not_applied.
-        "applied": r.status != ReissueStatus.ISSUED,
+        "applied": r.status != ReissueStatus.ISSUED or r.applied,
     }
 
 
@@ -164,6 +164,7 @@ def reissue_from_doc(d: dict) -> Reissue:
         reminded_at=d.get("remindedAt"),
         reminder_count=int(d.get("reminderCount") or 0),
         issued_version=_version_from_doc(d["issuedVersion"]) if d.get("issuedVersion") else None,
+        applied=bool(d.get("applied", True)),
     )
 
 

@@ -119,8 +119,10 @@ class Reissue:
     private_key: StoredPrivateKey | None = None
     reminded_at: datetime | None = None
     reminder_count: int = 0
-    # Set by issuance (R23): the version the reissue produced.
+    # Set by issuance (R23): the version the reissue produced, and whether the
+    # certificate carries it yet (until then the reissue still holds its locks).
     issued_version: CertificateVersion | None = None
+    applied: bool = False
 
     @property
     def deployable_to_cloud_services(self) -> bool:

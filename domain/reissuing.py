@@ -414,7 +414,17 @@ class ReissueService:
         await self._acquire(certificate_lock, certificate)  # R4
         try:
             await self._acquire(domain_lock, certificate)  # R3
+            # Holding both locks, decide again on the certificate as it is now: a reissue
+            # that finished while this request waited may have used its last chance (R2).
+            current = await self._certificate_repository.get(certificate.account, certificate.id)
+            if current is None:
+                raise NotFound(f"no certificate {certificate.id!r}", field=["input", "certificateId"])
+            errors = rules.eligibility_errors(current, now, active_reissue=None, domain_lock_holder=None)
+            if errors:
+                raise errors[0]
+            certificate = current
         except BaseException:
+            await self._locks.release(domain_lock.id)
             await self._locks.release(certificate_lock.id)
             raise
 

@@ -488,10 +488,14 @@ def is_overdue(reissue: Reissue, now: datetime) -> bool:
 def lock_is_live(
     *, pending_until: datetime, reissue: Reissue | None, now: datetime
 ) -> bool:
-    """R24: a lock lives while its reissue is active and within its lifetime; a lock whose
-    reissue never appeared lives only for the grace period after it was taken."""
+    """R24: a lock lives while its reissue is active and within its lifetime, and while an
+    issued reissue's new version is not yet on the certificate (R23 releases the locks
+    only after that); a lock whose reissue never appeared lives only for the grace period
+    after it was taken."""
     if reissue is None:
         return now < pending_until
+    if reissue.status == ReissueStatus.ISSUED:
+        return not reissue.applied
     return reissue.status in ACTIVE_STATUSES and reissue.expires_at > now
 
 

@@ -227,9 +227,17 @@ def test_a_lock_of_an_active_reissue_within_its_lifetime_is_live(status):
 
 @pytest.mark.parametrize("status", TERMINAL)
 def test_a_lock_of_an_ended_reissue_is_dead(status):
-    # R23 / R24: issuing, cancelling, rejecting or expiring releases the lock
-    reissue = make_reissue(status=status, expires_at=NOW + timedelta(days=1))
+    # R23 / R24: issuing (once the certificate has the new version), cancelling,
+    # rejecting or expiring releases the lock
+    reissue = make_reissue(status=status, expires_at=NOW + timedelta(days=1), applied=True)
     assert lock_is_live(pending_until=NOW + timedelta(days=1), reissue=reissue, now=NOW) is False
+
+
+def test_a_lock_of_an_issued_reissue_lives_until_the_certificate_has_the_new_version():
+    # R23: the locks are released only after the new version is recorded, so a second
+    # reissue cannot start from the certificate as it was before.
+    reissue = make_reissue(status=S.ISSUED, expires_at=NOW - timedelta(days=1), applied=False)
+    assert lock_is_live(pending_until=NOW - timedelta(days=1), reissue=reissue, now=NOW) is True
 
 
 def test_a_lock_of_an_active_reissue_past_its_lifetime_is_dead():
