@@ -2,6 +2,10 @@
 
 Every /graphql request but the GraphiQL page itself must carry `Authorization: Bearer
 <token>`; a missing or unknown token is refused here, before any resolver runs (R26).
+Bodies over CERTS_MAX_BODY_BYTES get 413; an operation running longer than
+CERTS_EXECUTION_TIMEOUT_SECONDS is answered 504 (the work it did is crash-safe: the
+sweep finishes or undoes it). Every response carries X-Request-ID, and every log line
+the request's ID.
 """
 
 from __future__ import annotations
@@ -9,24 +13,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
+import time
 from collections.abc import AsyncIterator
 
+from cross_web import HTTPException
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from cross_web import HTTPException
 
+from certreissue import logs
 from certreissue.bootstrap import Services, build_services
 from certreissue.settings import Settings
 from domain.model import Caller
 from resolvers.context import Context
 from schema import build_schema
+from schema.root import Limits
 
 log = logging.getLogger("certreissue")
 READY_TIMEOUT_SECONDS = 2.0
+SWEEP_INTERVAL_SECONDS = 15.0
 ANONYMOUS = Caller(account="", roles=frozenset())
 
 
@@ -38,6 +48,11 @@ def _graphql_error(status: int, code: str, message: str, headers: dict | None = 
     )
 
 
+def database_is_unavailable(error: BaseException) -> bool:
+    """Which exceptions mean the database did not answer (not a bug of ours)."""
+    return isinstance(error, PyMongoError)
+
+
 class CertReissueGraphQL(GraphQL):
     """Strawberry's ASGI view with the caller resolved into a typed context."""
 
@@ -45,7 +60,7 @@ class CertReissueGraphQL(GraphQL):
         super().__init__(**kwargs)
         self._services_ref = services_ref
 
-    async def handle_request(self, request: Request) -> Response:
+    async def handle_request(self, request: Request) -> Response:  # noqa: D102
         try:
             return await self.run(request)
         except HTTPException as exc:
@@ -57,6 +72,46 @@ class CertReissueGraphQL(GraphQL):
         return Context(services=self._services_ref["services"], caller=caller)
 
 
+class RequestIdMiddleware:
+    """Gives each request an ID (X-Request-ID, or a new one), puts it in every log line
+    written while it is served, returns it, and logs one line per request (no body)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+        token = logs.request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            logs.request_id.reset(token)
+
+
 def _wants_graphiql(request: Request) -> bool:
     return (
         request.method == "GET"
@@ -65,7 +120,18 @@ def _wants_graphiql(request: Request) -> bool:
     )
 
 
-SWEEP_INTERVAL_SECONDS = 15.0
+async def _read_limited_body(request: Request, limit: int) -> bool:
+    """Reads the body, refusing past `limit` bytes; Starlette keeps it for Strawberry."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return False
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return False
+    request._body = bytes(body)  # noqa: SLF001 - Starlette's own cache of the body
+    return True
 
 
 async def _sweep_forever(services: Services) -> None:
@@ -73,6 +139,7 @@ async def _sweep_forever(services: Services) -> None:
     while True:
         try:
             counts = await services.reissues.sweep()
+            await services.rate_limiter.purge_before(services.clock.now())
             if any(counts.values()):
                 log.info("sweep: %s", counts)
         except PyMongoError:
@@ -82,12 +149,16 @@ async def _sweep_forever(services: Services) -> None:
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
 
 
-def create_app(settings: Settings, mongodb_uri: str) -> Starlette:
+def create_app(settings: Settings, mongodb_uri: str) -> ASGIApp:
     """The ASGI app for one database URI (the embedded one is started by the CLI)."""
     services_ref: dict = {}
     graphql_app = CertReissueGraphQL(
         services_ref,
-        schema=build_schema(introspection=settings.graphiql),
+        schema=build_schema(
+            introspection=settings.graphiql,
+            limits=Limits(settings.max_query_depth, settings.max_aliases, settings.max_tokens),
+            unavailable=database_is_unavailable,
+        ),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,
     )
@@ -95,6 +166,10 @@ def create_app(settings: Settings, mongodb_uri: str) -> Starlette:
     async def graphql_endpoint(request: Request) -> Response:
         if settings.graphiql and _wants_graphiql(request):
             return await graphql_app.handle_request(request)  # the IDE page needs no token
+        if request.method == "POST" and not await _read_limited_body(request, settings.max_body_bytes):
+            return _graphql_error(
+                413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {settings.max_body_bytes} bytes"
+            )
         services: Services = services_ref["services"]
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -115,7 +190,16 @@ def create_app(settings: Settings, mongodb_uri: str) -> Starlette:
                 401, "UNAUTHENTICATED", "invalid API token", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
         request.scope.setdefault("state", {})["caller"] = caller
-        return await graphql_app.handle_request(request)
+        try:
+            return await asyncio.wait_for(graphql_app.handle_request(request), settings.execution_timeout_seconds)
+        except TimeoutError:
+            log.warning("operation timed out after %.1f s", settings.execution_timeout_seconds)
+            return _graphql_error(
+                504,
+                "TIMEOUT",
+                f"the operation took longer than {settings.execution_timeout_seconds:g} s and was stopped; "
+                "a mutation may have been applied: read the object again before retrying",
+            )
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -148,7 +232,7 @@ def create_app(settings: Settings, mongodb_uri: str) -> Starlette:
                 await sweeper
             await services.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
@@ -156,3 +240,4 @@ def create_app(settings: Settings, mongodb_uri: str) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    return RequestIdMiddleware(app)

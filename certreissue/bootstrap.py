@@ -9,6 +9,7 @@ from adapters.authority import BuiltInAuthority
 from adapters.clock import SystemClock
 from adapters.keys import ThreadKeyFactory
 from adapters.mongo import Database, MongoCertificateRepository, MongoTokenStore
+from adapters.mongo_ratelimit import MongoRateLimiter, ensure_rate_limit_indexes
 from adapters.mongo_reissues import (
     MongoIdempotencyStore,
     MongoLockStore,
@@ -37,10 +38,12 @@ class Services:
     reissue_repository: MongoReissueRepository
     locks: MongoLockStore
     authority: BuiltInAuthority
+    rate_limiter: MongoRateLimiter
 
     async def start(self) -> None:
         await self.database.ensure_indexes()
         await ensure_reissue_indexes(self.database)
+        await ensure_rate_limit_indexes(self.database)
 
     async def close(self) -> None:
         await self.database.close()
@@ -87,4 +90,5 @@ def build_services(
         reissue_repository=reissue_repository,
         locks=locks,
         authority=authority,
+        rate_limiter=MongoRateLimiter(database, settings.rate_limit_per_minute),
     )

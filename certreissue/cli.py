@@ -42,8 +42,10 @@ def _exit_on_signal(signum, frame):
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from certreissue import logs
     from certreissue.app import create_app
 
+    logs.configure(args.log_level)
     # uvicorn re-raises the signal that stopped it once it has shut down; turning SIGTERM
     # into SystemExit lets `database_uri` stop the embedded database on the way out.
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -51,7 +53,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         app = create_app(settings, uri)
         where = f"http://{args.host}:{args.port}/graphql"
         print(f"certreissue: serving {where}" + (" (GraphiQL in a browser)" if settings.graphiql else ""), file=sys.stderr)
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
+        uvicorn.run(
+            app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on",
+            log_config=None, access_log=False,
+        )
     return 0
 
 

@@ -28,6 +28,11 @@ class Settings:
     rate_limit_per_minute: int = 120
     master_key: str | None = None
     db_timeout_ms: int = 5000
+    max_body_bytes: int = 1024 * 1024
+    execution_timeout_seconds: float = 30.0
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 3000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -44,4 +49,9 @@ class Settings:
             rate_limit_per_minute=int(env.get("CERTS_RATE_LIMIT_PER_MINUTE", "120")),
             master_key=env.get("CERTS_MASTER_KEY") or None,
             db_timeout_ms=int(env.get("CERTS_DB_TIMEOUT_MS", "5000")),
+            max_body_bytes=int(env.get("CERTS_MAX_BODY_BYTES", str(1024 * 1024))),
+            execution_timeout_seconds=float(env.get("CERTS_EXECUTION_TIMEOUT_SECONDS", "30")),
+            max_query_depth=int(env.get("CERTS_MAX_QUERY_DEPTH", "12")),
+            max_aliases=int(env.get("CERTS_MAX_ALIASES", "30")),
+            max_tokens=int(env.get("CERTS_MAX_TOKENS", "3000")),
         )

@@ -245,3 +245,11 @@ class ValidationProvider(ABC):
 
     @abstractmethod
     async def place(self, method, hostname: str, token: str) -> None: ...
+
+
+class RateLimiter(ABC):
+    """Mutations per token per minute, shared by every process on the database."""
+
+    @abstractmethod
+    async def hit(self, token_id: str, now: datetime) -> float | None:
+        """Counts one mutation; None when allowed, else seconds until the next is."""

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, MaskErrors, ParserCache, ValidationCache
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from domain.errors import DomainError
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from schema.extensions import MaskInternalErrors, RateLimitMutations
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from resolvers.context import Context
@@ -187,20 +197,38 @@ class Mutation:
         return ReissuePayload.of(await reissue_resolvers.remind(info.context, str(reissue_id)))
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    """Expected errors keep their message; anything unexpected is masked (no internals)."""
-    original = error.original_error
-    if original is None or isinstance(original, (DomainError, GraphQLError)):
-        return False
-    return True
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask (issue 4: hostile GraphQL)."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 3000
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(
+    *,
+    introspection: bool = True,
+    limits: Limits = Limits(),
+    unavailable: Callable[[BaseException], bool] = lambda error: False,
+) -> strawberry.Schema:
+    """`introspection=False` also drops field suggestions from validation messages;
+    `unavailable` tells which exceptions mean the database is down."""
     extensions: list = [
-        lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal error."),
+        lambda: MaskInternalErrors(unavailable),
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        RateLimitMutations,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, types=[Certificate, Reissue], extensions=extensions)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Certificate, Reissue],
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=not introspection),
+    )

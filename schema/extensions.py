@@ -1,0 +1,57 @@
+"""Schema extensions of our own: the mutation rate limit, and error masking that tells a
+database outage apart from a bug (both without internals)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from graphql import GraphQLError
+from graphql import ExecutionResult as GraphQLExecutionResult
+from strawberry.extensions import MaskErrors, SchemaExtension
+
+from domain.errors import DomainError
+from resolvers.limits import mutation_allowed
+
+DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
+
+
+class RateLimitMutations(SchemaExtension):
+    """CERTS_RATE_LIMIT_PER_MINUTE: a mutation over the token's limit is not executed."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        ctx = self.execution_context
+        if ctx.operation_type.value == "mutation":
+            refusal = await mutation_allowed(ctx.context)
+            if refusal is not None:
+                ctx.result = GraphQLExecutionResult(
+                    data=None, errors=[GraphQLError(refusal, extensions={"code": "RATE_LIMITED"})]
+                )
+        yield
+
+
+class MaskInternalErrors(MaskErrors):
+    """Expected errors keep their message; a database outage says so (code
+    DATABASE_UNAVAILABLE); anything else becomes "Internal error." with no internals."""
+
+    def __init__(self, unavailable: Callable[[BaseException], bool]) -> None:
+        super().__init__(should_mask_error=self._should_mask, error_message="Internal error.")
+        self._unavailable = unavailable
+
+    @staticmethod
+    def _should_mask(error: GraphQLError) -> bool:
+        original = error.original_error
+        return not (original is None or isinstance(original, (DomainError, GraphQLError)))
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if error.original_error is not None and self._unavailable(error.original_error):
+            return GraphQLError(
+                DATABASE_UNAVAILABLE,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": "DATABASE_UNAVAILABLE"},
+            )
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_ERROR"}
+        return masked
