@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -13,8 +14,12 @@ from certreissue.settings import Settings
 from domain.model import Role
 
 
+def _say(message: str) -> None:
+    print(f"certreissue: {message}", file=sys.stderr)
+
+
 @contextlib.contextmanager
-def database_uri(settings: Settings, *, reuse_only: bool = False) -> Iterator[str]:
+def database_uri(settings: Settings, *, say=_say) -> Iterator[str]:
     """MONGODB_URI when set; else the embedded FerretDB for CERTS_DATA_DIR: the one already
     running for that data dir, or one started now and stopped when the block ends."""
     if settings.mongodb_uri:
@@ -28,7 +33,7 @@ def database_uri(settings: Settings, *, reuse_only: bool = False) -> Iterator[st
         yield running
         return
     uri = embedded.start()
-    print(f"certreissue: embedded FerretDB started at {uri} (data in {settings.data_dir})", file=sys.stderr)
+    say(f"embedded FerretDB started at {uri} (data in {settings.data_dir})")
     try:
         yield uri
     finally:
@@ -49,10 +54,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # uvicorn re-raises the signal that stopped it once it has shut down; turning SIGTERM
     # into SystemExit lets `database_uri` stop the embedded database on the way out.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    with database_uri(settings) as uri:
+    log = logging.getLogger("certreissue")
+    with database_uri(settings, say=log.info) as uri:
         app = create_app(settings, uri)
         where = f"http://{args.host}:{args.port}/graphql"
-        print(f"certreissue: serving {where}" + (" (GraphiQL in a browser)" if settings.graphiql else ""), file=sys.stderr)
+        log.info("serving %s%s", where, " (GraphiQL in a browser)" if settings.graphiql else "")
         uvicorn.run(
             app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on",
             log_config=None, access_log=False,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -16,6 +18,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from domain.errors import DomainError
 from schema.extensions import MaskInternalErrors, RateLimitMutations
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
@@ -197,6 +200,24 @@ class Mutation:
         return ReissuePayload.of(await reissue_resolvers.remind(info.context, str(reissue_id)))
 
 
+log = logging.getLogger("certreissue.graphql")
+
+
+class CertReissueSchema(strawberry.Schema):
+    """Logs errors without their text: a GraphQL error message can quote the request's
+    variables or source (a key password, R9), so only the path and kind are logged, and a
+    real fault keeps its traceback."""
+
+    def process_errors(self, errors, execution_context=None) -> None:
+        for error in errors:
+            original = error.original_error
+            where = ".".join(str(p) for p in error.path) if error.path else "request"
+            if original is None or isinstance(original, (GraphQLError, DomainError)):
+                log.info("graphql error at %s (%s)", where, type(original or error).__name__)
+            else:
+                log.error("resolver failed at %s", where, exc_info=original)
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one request may ask (issue 4: hostile GraphQL)."""
@@ -225,7 +246,7 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return CertReissueSchema(
         query=Query,
         mutation=Mutation,
         types=[Certificate, Reissue],
