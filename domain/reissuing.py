@@ -58,6 +58,7 @@ from domain.reissues import (
     ReissueStatus,
 )
 from domain.rules import LockHolder, ReissueRequest, Steps
+from domain.text import has_control_characters
 
 log = logging.getLogger("certreissue.reissues")
 IDEMPOTENCY_RETENTION = timedelta(hours=48)
@@ -217,11 +218,12 @@ class ReissueService:
     # -- preview and request ------------------------------------------------------------
 
     async def preview(self, caller: Caller, request: ReissueRequest) -> Preview:
-        """R12: what requestReissue would do, with no side effects (no key is generated)."""
-        require_role(caller, Role.OWNER)
+        """R12: what requestReissue would do, with no side effects (no key is generated).
+        Any role of the account may look; what only an owner may submit says FORBIDDEN."""
         certificate = await self._certificates.require(caller, request.certificate_id, ["input", "certificateId"])
         eligibility = await self.eligibility(caller, certificate)
         try:
+            require_role(caller, Role.OWNER)
             checked = self._check(certificate, request)
             same = self._same_csr_without_generating(certificate, checked)
             steps = rules.required_steps(
@@ -570,7 +572,7 @@ class ReissueService:
         version = await self._sign(reissue, certificate)
         issued = await self._transition(
             reissue, ReissueStatus.ISSUED, actor, note, "issue",
-            completed_at=version.issued_at, issued_version=version, **changes,
+            completed_at=version.issued_at, issued_version=version, applied=False, **changes,
         )
         await self._apply_issuance(issued)
         return issued
@@ -592,7 +594,13 @@ class ReissueService:
                 csr_pem=reissue.csr_pem,
                 organization_name=reissue.organization_name or certificate.organization_name,
             )
-            await self._certificate_repository.replace_current(updated, expected_serial=certificate.current.serial_number)
+            replaced = await self._certificate_repository.replace_current(
+                updated, expected_serial=certificate.current.serial_number
+            )
+            if not replaced:
+                # Another writer changed the certificate first (the locks should prevent
+                # it): leave the reissue unapplied, holding its locks, for the sweep.
+                raise RuntimeError(f"certificate {certificate.id} changed while reissue {reissue.id} was applied")
         await self._release_locks(reissue)
         await self._reissues.mark_applied(reissue.id)
 
@@ -729,6 +737,6 @@ def _note(text: str | None, name: str) -> str | None:
     value = text.strip()
     if len(value) > 500:
         raise InvalidInput(f"the {name} is longer than 500 characters", field=[name])
-    if value and not value.isprintable():
+    if value and has_control_characters(value):
         raise InvalidInput(f"the {name} may not hold control characters", field=[name])
     return value or None
