@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import unquote_to_bytes
 
 from cross_web import HTTPException
 from pymongo.errors import PyMongoError
@@ -134,6 +137,21 @@ async def _read_limited_body(request: Request, limit: int) -> bool:
     return True
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _is_valid_unicode(raw: bytes) -> bool:
+    """JSON may escape a lone UTF-16 surrogate (\\ud800), which no string can hold; such a
+    request is refused here rather than failing deep inside the driver."""
+    if not _SURROGATE_ESCAPE.search(raw):
+        return True
+    try:
+        json.dumps(json.loads(raw), ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError):
+        return False
+    return True
+
+
 async def _sweep_forever(services: Services) -> None:
     """R24: expires overdue reissues and finishes what dead processes left half-done."""
     while True:
@@ -170,6 +188,9 @@ def create_app(settings: Settings, mongodb_uri: str) -> ASGIApp:
             return _graphql_error(
                 413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {settings.max_body_bytes} bytes"
             )
+        raw = request._body if request.method == "POST" else unquote_to_bytes(request.url.query)  # noqa: SLF001
+        if not _is_valid_unicode(raw):
+            return _graphql_error(400, "BAD_REQUEST", "the request holds text that is not valid Unicode (a lone surrogate)")
         services: Services = services_ref["services"]
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

@@ -22,6 +22,7 @@ from domain.model import (
     ValidationMethod,
 )
 from domain.ports import CertificateRepository, Clock, DuplicateCertificate, KeySealer
+from domain.text import has_control_characters
 from domain import x509 as pem
 
 MAX_PAGE_SIZE = 100
@@ -65,7 +66,7 @@ def _check_upload_options(cmd: UploadCertificate) -> str | None:
         raise InvalidInput("purchasedYears must be between 1 and 5", field=_field("purchasedYears"))
     org = cmd.organization_name.strip() if cmd.organization_name else None
     if org is not None:
-        if not org or len(org) > MAX_ORGANIZATION_NAME or not org.isprintable():
+        if not org or len(org) > MAX_ORGANIZATION_NAME or has_control_characters(org):
             raise InvalidInput(
                 f"organizationName must be 1-{MAX_ORGANIZATION_NAME} printable characters",
                 field=_field("organizationName"),

@@ -34,9 +34,9 @@ def normalize_hostname(
     A leading `*.` is kept (and only there) when `allow_wildcard` is true.
     Raises InvalidInput naming the rule that was broken.
     """
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str) or not name.strip(" \t"):
         raise InvalidInput("a hostname is required", field=field)
-    text = name.strip()
+    text = name.strip(" \t")
     if text.endswith("."):
         text = text[:-1]
     wildcard = False

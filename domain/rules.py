@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from domain.errors import DomainError, ErrorCode, InvalidInput
 from domain.hostnames import normalize_hostname
+from domain.text import has_control_characters
 from domain.model import (
     Brand,
     Certificate,
@@ -208,7 +209,7 @@ def check_request(certificate: Certificate, request: ReissueRequest) -> CheckedR
     domain = certificate.domain if request.domain is None else _normalize_domain(request.domain)
     if domain not in certificate.names:
         raise InvalidInput(
-            f"{request.domain} is not on this certificate; choose one of {', '.join(certificate.names)}",
+            f"{request.domain!r} is not on this certificate; choose one of {', '.join(certificate.names)}",
             code=ErrorCode.DOMAIN_NOT_ON_CERTIFICATE,
             field=_f("domain"),
         )
@@ -255,7 +256,7 @@ def check_request(certificate: Certificate, request: ReissueRequest) -> CheckedR
     if reason is not None:
         if len(reason) > MAX_REASON:
             raise InvalidInput(f"the reason is longer than {MAX_REASON} characters", field=_f("reason"))
-        if not reason.isprintable():
+        if has_control_characters(reason):
             raise InvalidInput("the reason may not hold control characters", field=_f("reason"))
 
     # R13: the organization of the re-application (OV/EV), defaulting to the one on file.
@@ -268,7 +269,7 @@ def check_request(certificate: Certificate, request: ReissueRequest) -> CheckedR
                 field=_f("organizationName"),
             )
         organization = request.organization_name.strip()
-        if not organization or len(organization) > MAX_ORGANIZATION_NAME or not organization.isprintable():
+        if not organization or len(organization) > MAX_ORGANIZATION_NAME or has_control_characters(organization):
             raise InvalidInput(
                 f"organizationName must be 1-{MAX_ORGANIZATION_NAME} printable characters",
                 field=_f("organizationName"),

@@ -21,8 +21,9 @@ from domain.hostnames import normalize_hostname
 from domain.model import KeyAlgorithm
 
 MAX_PEM_BYTES = 64 * 1024
+# The body may not cross a "-----" marker: linear time on hostile input of many BEGIN lines.
 _PEM_BLOCK = re.compile(
-    r"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.DOTALL
+    r"-----BEGIN ([A-Z0-9 ]+)-----\s*((?:(?!-----).)*?)\s*-----END \1-----", re.DOTALL
 )
 # OpenSSL names, as the contract and DOMAIN.md R8 use them.
 CURVE_NAMES = {"secp256r1": "prime256v1", "secp384r1": "secp384r1", "secp521r1": "secp521r1"}
@@ -129,6 +130,16 @@ def parse_certificate_chain(text: str, *, field: list[str]) -> ParsedCertificate
             where = "the first certificate" if index == 0 else f"certificate #{index + 1} of the chain"
             raise InvalidInput(
                 f"{where} could not be read: it is truncated or not DER inside the PEM ({exc})",
+                code=ErrorCode.INVALID_CERTIFICATE,
+                field=field,
+            ) from exc
+    for index, cert in enumerate(certs):
+        try:
+            cert.extensions  # parsed lazily: malformed DER surfaces here  # noqa: B018
+        except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+            where = "the first certificate" if index == 0 else f"certificate #{index + 1} of the chain"
+            raise InvalidInput(
+                f"{where} has an extension that cannot be read ({exc})",
                 code=ErrorCode.INVALID_CERTIFICATE,
                 field=field,
             ) from exc
@@ -269,6 +280,12 @@ def load_csr(text: str, *, field: list[str]) -> x509.CertificateSigningRequest:
             f"the CSR could not be read: it is truncated or corrupt ({exc})",
             code=ErrorCode.INVALID_CSR,
             field=field,
+        ) from exc
+    try:
+        csr.extensions  # parsed lazily: malformed DER surfaces here  # noqa: B018
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise InvalidInput(
+            f"the CSR has an extension that cannot be read ({exc})", code=ErrorCode.INVALID_CSR, field=field
         ) from exc
     try:
         valid = csr.is_signature_valid

@@ -42,6 +42,15 @@ class MaskInternalErrors(MaskErrors):
         original = error.original_error
         return not (original is None or isinstance(original, (DomainError, GraphQLError)))
 
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            original = error.original_error
+            if isinstance(original, DomainError):
+                # An expected error outside a payload (a query argument): keep its code and field.
+                error.extensions = {"code": original.code.value, "field": original.field}
+        return processed
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         if error.original_error is not None and self._unavailable(error.original_error):
             return GraphQLError(
