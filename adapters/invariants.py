@@ -10,6 +10,7 @@ not yet applied) count only once they are older than `grace_seconds`.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,29 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 async def check_invariants(
+    db,
+    *,
+    grace_seconds: float = 30,
+    now: datetime | None = None,
+    accounts: Iterable[str] | None = None,
+    confirm: bool = True,
+) -> list[str]:
+    """`db`: a PyMongo AsyncDatabase. `now`: the time to judge leases and lifetimes by
+    (default: the system clock; pass the service's clock when it is not that).
+    `accounts`: look only at these accounts' data (default: the whole database).
+
+    The collections are read one after the other, not as one snapshot, so while the
+    service runs a state change between two reads can look like a violation. With
+    `confirm`, a violation counts only if a second, later check finds it again."""
+    found = await _check_once(db, grace_seconds=grace_seconds, now=now, accounts=accounts)
+    if not found or not confirm:
+        return found
+    await asyncio.sleep(0.5)
+    again = set(await _check_once(db, grace_seconds=grace_seconds, now=now, accounts=accounts))
+    return [v for v in found if v in again]
+
+
+async def _check_once(
     db,
     *,
     grace_seconds: float = 30,

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -271,9 +272,15 @@ class MongoTokenStore(TokenStore):
     """Tokens are 256 random bits; only HMAC-SHA256(token) under a key derived from the
     master key is stored, as the document's _id, so a database dump yields no token."""
 
+    CACHE_SECONDS = 30.0
+    CACHE_SIZE = 10_000
+
     def __init__(self, database: Database, hashing_key: bytes) -> None:
         self._col = database.tokens
         self._key = hashing_key
+        # digest -> (caller, monotonic expiry): a known token costs no round trip for
+        # CACHE_SECONDS. Unknown tokens are not cached (each costs a lookup).
+        self._cache: dict[str, tuple[Caller, float]] = {}
 
     def _hash(self, token: str) -> str:
         return hmac.new(self._key, token.encode(), hashlib.sha256).hexdigest()
@@ -294,12 +301,19 @@ class MongoTokenStore(TokenStore):
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return None
         digest = self._hash(token)
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         doc = await self._col.find_one({"_id": digest})
         # The lookup is by keyed hash; compare again in constant time all the same.
         if not doc or not hmac.compare_digest(doc["_id"], digest):
             return None
-        return Caller(
+        caller = Caller(
             account=doc["account"],
             roles=frozenset(Role(r) for r in doc["roles"]),
             token_id=digest[:12],
         )
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[digest] = (caller, time.monotonic() + self.CACHE_SECONDS)
+        return caller

@@ -48,6 +48,9 @@ async def ensure_reissue_indexes(database: Database) -> None:
     db = database.db
     await db.reissues.create_index([("account", ASCENDING), ("_id", DESCENDING)], name="account_id")
     await db.reissues.create_index([("certificateId", ASCENDING), ("status", ASCENDING)], name="certificate_status")
+    await db.reissues.create_index(
+        [("account", ASCENDING), ("primaryDomain", ASCENDING), ("status", ASCENDING)], name="account_domain_status"
+    )
     await db.reissues.create_index([("status", ASCENDING), ("expiresAt", ASCENDING)], name="status_expires")
     await db.reissue_transitions.create_index([("reissueId", ASCENDING), ("seq", ASCENDING)], name="reissue_seq")
     await db.reissue_transitions.create_index([("applied", ASCENDING)], name="applied")
@@ -193,18 +196,13 @@ class MongoReissueRepository(ReissueRepository):
         docs = await self._col.find({"_id": {"$in": list(set(ids))}, "account": account}).to_list()
         return {d["_id"]: reissue_from_doc(d) for d in docs}
 
-    async def active_for_certificates(self, account: str, certificate_ids: Sequence[str]) -> dict[str, Reissue]:
-        if not certificate_ids:
-            return {}
+    async def active_in_domains(self, account: str, primary_domains: Sequence[str]) -> list[Reissue]:
+        if not primary_domains:
+            return []
         docs = await self._col.find(
-            {"certificateId": {"$in": list(set(certificate_ids))}, "status": {"$in": ACTIVE}, "account": account}
+            {"account": account, "primaryDomain": {"$in": sorted(set(primary_domains))}, "status": {"$in": ACTIVE}}
         ).to_list()
-        result: dict[str, Reissue] = {}
-        for d in docs:
-            r = reissue_from_doc(d)
-            if r.certificate_id not in result or r.created_at > result[r.certificate_id].created_at:
-                result[r.certificate_id] = r
-        return result
+        return [reissue_from_doc(d) for d in docs]
 
     async def active_certificate_ids(self, account: str) -> list[str]:
         docs = await self._col.find({"account": account, "status": {"$in": ACTIVE}}, {"certificateId": 1}).to_list()

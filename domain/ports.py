@@ -98,8 +98,8 @@ class ReissueRepository(ABC):
     async def get_many(self, account: str, ids: Sequence[str]) -> dict: ...
 
     @abstractmethod
-    async def active_for_certificates(self, account: str, certificate_ids: Sequence[str]) -> dict:
-        """certificate id -> its active reissue, for those that have one."""
+    async def active_in_domains(self, account: str, primary_domains: Sequence[str]) -> list:
+        """The account's active reissues under these primary domains (R3), in one read."""
 
     @abstractmethod
     async def issued_counts(self, certificate_ids: Sequence[str]) -> dict[str, int]: ...

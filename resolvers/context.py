@@ -23,7 +23,7 @@ class Context:
     caller: Caller
     certificate_loader: DataLoader[str, Certificate | None] = field(init=False)
     reissue_loader: DataLoader[str, Reissue | None] = field(init=False)
-    active_reissue_loader: DataLoader[str, Reissue | None] = field(init=False)
+    domain_active_loader: DataLoader[str, list[Reissue]] = field(init=False)
     eligibility_loader: DataLoader[Certificate, Eligibility] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -35,20 +35,26 @@ class Context:
             found = await self.services.reissues.get_many(self.caller, ids)
             return [found.get(i) for i in ids]
 
-        async def load_active(certificate_ids: list[str]) -> list[Reissue | None]:
-            found = await self.services.reissues.active_for(self.caller, certificate_ids)
-            return [found.get(i) for i in certificate_ids]
+        async def load_domain_actives(primary_domains: list[str]) -> list[list[Reissue]]:
+            found = await self.services.reissues.active_in_domains(self.caller, primary_domains)
+            return [found.get(d, []) for d in primary_domains]
 
         async def load_eligibility(certificates: list[Certificate]) -> list[Eligibility]:
-            actives = await self.active_reissue_loader.load_many([c.id for c in certificates])
-            active = {c.id: r for c, r in zip(certificates, actives) if r is not None}
-            found = await self.services.reissues.eligibility_many(self.caller, certificates, active=active)
+            domains = sorted({c.primary_domain for c in certificates})
+            actives = dict(zip(domains, await self.domain_active_loader.load_many(domains)))
+            found = await self.services.reissues.eligibility_many(self.caller, certificates, domain_actives=actives)
             return [found[c.id] for c in certificates]
 
         self.certificate_loader = DataLoader(load_fn=load_certificates)
         self.eligibility_loader = DataLoader(load_fn=load_eligibility, cache_key_fn=lambda c: c.id)
         self.reissue_loader = DataLoader(load_fn=load_reissues)
-        self.active_reissue_loader = DataLoader(load_fn=load_active)
+        self.domain_active_loader = DataLoader(load_fn=load_domain_actives)
+
+    async def active_reissue(self, certificate: Certificate) -> Reissue | None:
+        """R4: the certificate's reissue in progress, from its primary domain's (one read
+        per request for all certificates on a page)."""
+        actives = await self.domain_active_loader.load(certificate.primary_domain)
+        return next((r for r in actives if r.certificate_id == certificate.id), None)
 
     @property
     def now(self):

@@ -25,7 +25,7 @@ async def reissues(ctx: Context, *, first: int, after: str | None, status=None, 
 
 
 async def active_reissue(ctx: Context, certificate: Certificate) -> Reissue | None:
-    return await ctx.active_reissue_loader.load(certificate.id)
+    return await ctx.active_reissue(certificate)
 
 
 async def eligibility(ctx: Context, certificate: Certificate) -> Eligibility:

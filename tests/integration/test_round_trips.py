@@ -1,5 +1,5 @@
 """DataLoaders: a page of certificates with their reissue fields costs a constant number of
-database commands, whatever its size (issue 3, item 9)."""
+database commands, whatever its size (issue 3, item 9; issue 5: at most 3)."""
 
 from __future__ import annotations
 
@@ -87,4 +87,6 @@ async def test_nested_reissue_fields_cost_the_same_commands_for_5_and_50_certifi
     small = await commands_for(server, counter, token, 5)
     large = await commands_for(server, counter, token, 50)
     assert small == large
-    assert large <= 6  # token, count, page, active reissues, locks, lock holders' reissues
+    # count, page, the active reissues under the page's primary domains (the token is
+    # known from the first run: the token store caches it).
+    assert large <= 3, counter.commands
