@@ -49,7 +49,7 @@ CATALOGUE = [
 ]
 
 
-async def _certificate_chain(services, entry: DemoCertificate):
+async def certificate_chain(services, entry: DemoCertificate):
     key = ec.generate_private_key(ec.SECP256R1())
     csr = pem.build_csr(key, entry.domain, entry.organization)
     now = services.clock.now()
@@ -64,7 +64,7 @@ async def load_demo(services) -> list[tuple[str, list[str], str]]:
     existing = await services.certificates.list(owner, CertificateFilter(), first=1, after=None)
     if existing.total_count == 0:
         for entry in CATALOGUE:
-            signed, csr, key_pem = await _certificate_chain(services, entry)
+            signed, csr, key_pem = await certificate_chain(services, entry)
             await services.certificates.upload(
                 owner,
                 UploadCertificate(
@@ -81,7 +81,7 @@ async def load_demo(services) -> list[tuple[str, list[str], str]]:
                 ),
             )
         other = Caller(OTHER_ACCOUNT, frozenset({Role.OWNER}))
-        signed, csr, key_pem = await _certificate_chain(
+        signed, csr, key_pem = await certificate_chain(
             services, DemoCertificate("secret.example.com", Brand.SECTIGO, ValidationLevel.DV)
         )
         await services.certificates.upload(
