@@ -58,42 +58,34 @@ async def certificate_chain(services, entry: DemoCertificate):
     return signed, csr, pem.private_key_pkcs8(key, None).decode()
 
 
+async def _upload(services, owner: Caller, entry: DemoCertificate) -> None:
+    signed, csr, key_pem = await certificate_chain(services, entry)
+    await services.certificates.upload(
+        owner,
+        UploadCertificate(
+            certificate_pem=signed.certificate_pem + signed.chain_pem,
+            brand=entry.brand,
+            validation_level=entry.level,
+            private_key_pem=key_pem,
+            csr_pem=csr,
+            is_free=entry.free,
+            validation_method=entry.method,
+            organization_name=entry.organization,
+            auto_validation_configured=entry.auto_validation,
+            purchased_years=entry.purchased_years,
+        ),
+    )
+
+
 async def load_demo(services) -> list[tuple[str, list[str], str]]:
     """Creates the demo certificates once (a second run keeps them) and new tokens."""
     owner = Caller(DEMO_ACCOUNT, frozenset({Role.OWNER}))
     existing = await services.certificates.list(owner, CertificateFilter(), first=1, after=None)
     if existing.total_count == 0:
         for entry in CATALOGUE:
-            signed, csr, key_pem = await certificate_chain(services, entry)
-            await services.certificates.upload(
-                owner,
-                UploadCertificate(
-                    certificate_pem=signed.certificate_pem + signed.chain_pem,
-                    brand=entry.brand,
-                    validation_level=entry.level,
-                    private_key_pem=key_pem,
-                    csr_pem=csr,
-                    is_free=entry.free,
-                    validation_method=entry.method,
-                    organization_name=entry.organization,
-                    auto_validation_configured=entry.auto_validation,
-                    purchased_years=entry.purchased_years,
-                ),
-            )
-        other = Caller(OTHER_ACCOUNT, frozenset({Role.OWNER}))
-        signed, csr, key_pem = await certificate_chain(
-            services, DemoCertificate("secret.example.com", Brand.SECTIGO, ValidationLevel.DV)
-        )
-        await services.certificates.upload(
-            other,
-            UploadCertificate(
-                certificate_pem=signed.certificate_pem + signed.chain_pem,
-                brand=Brand.SECTIGO,
-                validation_level=ValidationLevel.DV,
-                private_key_pem=key_pem,
-                csr_pem=csr,
-            ),
-        )
+            await _upload(services, owner, entry)
+        other_entry = DemoCertificate("secret.example.com", Brand.SECTIGO, ValidationLevel.DV)
+        await _upload(services, Caller(OTHER_ACCOUNT, frozenset({Role.OWNER})), other_entry)
     now = services.clock.now()
     tokens = []
     for account, roles in (

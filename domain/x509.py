@@ -195,24 +195,29 @@ def parse_certificate_chain(text: str, *, field: list[str]) -> ParsedCertificate
     )
 
 
+def _single_block(text: str, wanted, *, what: str, extra: str, code: ErrorCode, field: list[str]) -> str:
+    """The one PEM block whose label `wanted` accepts; otherwise an error saying what was found."""
+    blocks = _pem_blocks(text or "", field)
+    matching = [block for label, block in blocks if wanted(label)]
+    if not matching:
+        found = ", ".join(sorted({label for label, _ in blocks})) or "no PEM block"
+        raise InvalidInput(f"expected {what}, found {found}", code=code, field=field)
+    if len(matching) > 1:
+        raise InvalidInput(f"{len(matching)} blocks were given where one is expected: {extra}", code=code, field=field)
+    return matching[0]
+
+
 def load_private_key(text: str, password: str | None, *, field: list[str], password_field: list[str]):
     """Reads a PEM private key, decrypting it with `password` when it is encrypted."""
-    blocks = _pem_blocks(text or "", field)
-    keys = [block for label, block in blocks if label.endswith("PRIVATE KEY")]
-    if not keys:
-        found = ", ".join(sorted({label for label, _ in blocks})) or "no PEM block"
-        raise InvalidInput(
-            f"expected a PEM private key (-----BEGIN PRIVATE KEY-----), found {found}",
-            code=ErrorCode.INVALID_CERTIFICATE,
-            field=field,
-        )
-    if len(keys) > 1:
-        raise InvalidInput(
-            "more than one private key was given: paste only the certificate's key",
-            code=ErrorCode.INVALID_CERTIFICATE,
-            field=field,
-        )
-    data = keys[0].encode("ascii", "replace")
+    block = _single_block(
+        text,
+        lambda label: label.endswith("PRIVATE KEY"),
+        what="a PEM private key (-----BEGIN PRIVATE KEY-----)",
+        extra="paste only the certificate's key",
+        code=ErrorCode.INVALID_CERTIFICATE,
+        field=field,
+    )
+    data = block.encode("ascii", "replace")
     encrypted = b"ENCRYPTED" in data
     if encrypted and not password:
         raise InvalidInput(
@@ -262,19 +267,16 @@ def private_key_pkcs8(key, password: str | None) -> bytes:
 
 def load_csr(text: str, *, field: list[str]) -> x509.CertificateSigningRequest:
     """Reads one PEM CSR and checks its self-signature (R8: INVALID_CSR)."""
-    blocks = _pem_blocks(text or "", field)
-    csrs = [block for label, block in blocks if label in ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST")]
-    if not csrs:
-        found = ", ".join(sorted({label for label, _ in blocks})) or "no PEM block"
-        raise InvalidInput(
-            f"expected a PEM CSR (-----BEGIN CERTIFICATE REQUEST-----), found {found}",
-            code=ErrorCode.INVALID_CSR,
-            field=field,
-        )
-    if len(csrs) > 1:
-        raise InvalidInput("more than one CSR was given", code=ErrorCode.INVALID_CSR, field=field)
+    block = _single_block(
+        text,
+        lambda label: label in ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"),
+        what="a PEM CSR (-----BEGIN CERTIFICATE REQUEST-----)",
+        extra="paste one CSR",
+        code=ErrorCode.INVALID_CSR,
+        field=field,
+    )
     try:
-        csr = x509.load_pem_x509_csr(csrs[0].encode("ascii", "replace"))
+        csr = x509.load_pem_x509_csr(block.encode("ascii", "replace"))
     except ValueError as exc:
         raise InvalidInput(
             f"the CSR could not be read: it is truncated or corrupt ({exc})",
