@@ -90,12 +90,17 @@ class BuiltInAuthority(CertificateAuthority):
         certs = x509.load_pem_x509_certificates(material)
         self._intermediate, self.root = certs[0], certs[1]
 
-    async def sign(self, csr_pem: str, domain: str, not_after: datetime, now: datetime) -> SignedCertificate:
+    async def sign(
+        self, csr_pem: str, domain: str, not_after: datetime, now: datetime, organization: str | None = None
+    ) -> SignedCertificate:
         csr = x509.load_pem_x509_csr(csr_pem.encode())
         not_before = now.replace(microsecond=0)
+        subject = [x509.NameAttribute(NameOID.COMMON_NAME, domain)]
+        if organization:
+            subject.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
         builder = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)]))
+            .subject_name(x509.Name(subject))
             .issuer_name(self._intermediate.subject)
             .public_key(csr.public_key())
             .serial_number(x509.random_serial_number())

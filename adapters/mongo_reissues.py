@@ -208,16 +208,6 @@ class MongoReissueRepository(ReissueRepository):
         docs = await self._col.find({"account": account, "status": {"$in": ACTIVE}}, {"certificateId": 1}).to_list()
         return sorted({d["certificateId"] for d in docs})
 
-    async def issued_counts(self, certificate_ids: Sequence[str]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        docs = await self._col.find(
-            {"certificateId": {"$in": list(certificate_ids)}, "status": ReissueStatus.ISSUED.value},
-            {"certificateId": 1},
-        ).to_list()
-        for d in docs:
-            counts[d["certificateId"]] = counts.get(d["certificateId"], 0) + 1
-        return counts
-
     async def list(self, account: str, *, status=None, certificate_id: str | None = None, first: int, after: str | None) -> Page:
         query: dict = {"account": account}
         if status is not None:
@@ -327,9 +317,9 @@ class MongoLockStore(LockStore):
         if lock_id:
             await self._col.delete_one({"_id": lock_id})
 
-    async def holders(self, keys: Sequence[str]) -> dict[str, LockRecord]:
-        docs = await self._col.find({"key": {"$in": list(keys)}}).to_list()
-        return {d["key"]: self._from_doc(d) for d in docs}
+    async def held(self, lock_ids: Sequence[str]) -> set[str]:
+        docs = await self._col.find({"_id": {"$in": list(lock_ids)}}, {"_id": 1}).to_list()
+        return {d["_id"] for d in docs}
 
     async def all(self, limit: int = 1000) -> list[LockRecord]:
         return [self._from_doc(d) for d in await self._col.find({}).limit(limit).to_list()]
@@ -376,16 +366,16 @@ class MongoVerificationLog(VerificationLog):
         self._col = database.db.domain_verifications
 
     @staticmethod
-    def _id(hostname: str, organization: str | None) -> str:
-        return f"{hostname}\x00{organization or ''}"
+    def _id(account: str, hostname: str, organization: str | None) -> str:
+        return f"{account}\x00{hostname}\x00{organization or ''}"
 
-    async def record(self, hostname: str, organization: str | None, at: datetime) -> None:
+    async def record(self, account: str, hostname: str, organization: str | None, at: datetime) -> None:
         await self._col.update_one(
-            {"_id": self._id(hostname, organization)},
-            {"$set": {"hostname": hostname, "organization": organization, "verifiedAt": at}},
+            {"_id": self._id(account, hostname, organization)},
+            {"$set": {"account": account, "hostname": hostname, "organization": organization, "verifiedAt": at}},
             upsert=True,
         )
 
-    async def last(self, hostname: str, organization: str | None) -> datetime | None:
-        doc = await self._col.find_one({"_id": self._id(hostname, organization)})
+    async def last(self, account: str, hostname: str, organization: str | None) -> datetime | None:
+        doc = await self._col.find_one({"_id": self._id(account, hostname, organization)})
         return doc["verifiedAt"] if doc else None

@@ -101,8 +101,6 @@ class ReissueRepository(ABC):
     async def active_in_domains(self, account: str, primary_domains: Sequence[str]) -> list:
         """The account's active reissues under these primary domains (R3), in one read."""
 
-    @abstractmethod
-    async def issued_counts(self, certificate_ids: Sequence[str]) -> dict[str, int]: ...
 
     @abstractmethod
     async def list(self, account: str, *, status=None, certificate_id: str | None = None,
@@ -163,7 +161,8 @@ class LockStore(ABC):
     async def release(self, lock_id: str) -> None: ...
 
     @abstractmethod
-    async def holders(self, keys: Sequence[str]) -> dict[str, LockRecord]: ...
+    async def held(self, lock_ids: Sequence[str]) -> set[str]:
+        """Which of these holder-named locks still exist."""
 
     @abstractmethod
     async def all(self, limit: int = 1000) -> list[LockRecord]: ...
@@ -199,10 +198,11 @@ class VerificationLog(ABC):
     """R21/R18: successful domain checks per (domain, organization name)."""
 
     @abstractmethod
-    async def record(self, hostname: str, organization: str | None, at: datetime) -> None: ...
+    async def record(self, account: str, hostname: str, organization: str | None, at: datetime) -> None: ...
 
     @abstractmethod
-    async def last(self, hostname: str, organization: str | None) -> datetime | None: ...
+    async def last(self, account: str, hostname: str, organization: str | None) -> datetime | None:
+        """Per account: another account's checks neither waive nor reveal anything (R26)."""
 
 
 @dataclass(frozen=True)
@@ -213,9 +213,11 @@ class SignedCertificate:
 
 class CertificateAuthority(ABC):
     @abstractmethod
-    async def sign(self, csr_pem: str, domain: str, not_after: datetime, now: datetime) -> SignedCertificate:
+    async def sign(
+        self, csr_pem: str, domain: str, not_after: datetime, now: datetime, organization: str | None = None
+    ) -> SignedCertificate:
         """R5/R23: a certificate for the CSR's key, SAN = domain, notBefore = now,
-        notAfter as given, a new random serial."""
+        notAfter as given, a new random serial; OV/EV name the organization (R13)."""
 
 
 class KeyFactory(ABC):

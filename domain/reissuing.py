@@ -29,6 +29,7 @@ from domain.model import (
     PrivateKeyStorage,
     Role,
     StoredPrivateKey,
+    ValidationLevel,
     ValidationMethod,
 )
 from domain.ports import (
@@ -226,7 +227,7 @@ class ReissueService:
                 checked,
                 self._clock.now(),
                 same_csr=same,
-                last_verified_at=await self._verifications.last(checked.domain, certificate.organization_name),
+                last_verified_at=await self._verifications.last(caller.account, checked.domain, certificate.organization_name),
             )
         except DomainError as error:
             return Preview(eligibility, [error], None)
@@ -348,7 +349,9 @@ class ReissueService:
                 raise eligibility.errors[0]
             return await self._submit(caller, certificate, checked, reissue_id, now)
         except BaseException:
-            if claim is not None:
+            # The key is freed only when nothing was submitted: a retry after a failure
+            # past the insert gets the reissue that exists, not a second one.
+            if claim is not None and await self._reissues.get(reissue_id) is None:
                 await self._idempotency.forget(claim)
             raise
 
@@ -392,7 +395,7 @@ class ReissueService:
             checked,
             now,
             same_csr=prepared.same_as_original,
-            last_verified_at=await self._verifications.last(checked.domain, certificate.organization_name),
+            last_verified_at=await self._verifications.last(caller.account, checked.domain, certificate.organization_name),
         )
         now = self._clock.now()
         pending_until = now + rules.LOCK_GRACE
@@ -416,7 +419,15 @@ class ReissueService:
             current = await self._certificate_repository.get(certificate.account, certificate.id)
             if current is None:
                 raise NotFound(f"no certificate {certificate.id!r}", field=["input", "certificateId"])
-            errors = rules.eligibility_errors(current, now, active_reissue=None, domain_lock_holder=None)
+            actives = (await self.active_in_domains(caller, [current.primary_domain]))[current.primary_domain]
+            own = next((r for r in actives if r.certificate_id == current.id), None)
+            other = next((r for r in actives if r.certificate_id != current.id), None)
+            errors = rules.eligibility_errors(
+                current,
+                now,
+                active_reissue=own,
+                domain_lock_holder=LockHolder(other.id, other.certificate_id, other.domain) if other else None,
+            )
             if errors:
                 raise errors[0]
             certificate = current
@@ -465,15 +476,51 @@ class ReissueService:
                 reissue = dataclasses.replace(reissue, completed_at=version.issued_at, issued_version=version)
             await self._reissues.insert(reissue)
         except BaseException:
-            await self._locks.release(domain_lock.id)
-            await self._locks.release(certificate_lock.id)
+            # An insert can fail after the server committed it (a timeout): then the
+            # reissue exists and keeps its locks.
+            if await self._reissues.get(reissue.id) is None:
+                await self._locks.release(domain_lock.id)
+                await self._locks.release(certificate_lock.id)
             raise
+        # A lock is taken over only after LOCK_GRACE without a reissue: if this request was
+        # that slow, another reissue may hold the domain now, and this one must give way.
+        held = await self._locks.held([certificate_lock.id, domain_lock.id])
+        if len(held) != 2:
+            await self._lost_locks(reissue, actor)
         if reissue.status == ReissueStatus.ISSUED:
-            await self._apply_issuance(reissue)
+            await self._finish_after_submit(self._apply_issuance(reissue), reissue)
         if validation is not None and validation.method in (ValidationMethod.DNS_AUTO, ValidationMethod.FILE_AUTO):
             assert self._provider is not None
-            await self._provider.place(validation.method, reissue.domain, validation.token)
+            await self._finish_after_submit(
+                self._provider.place(validation.method, reissue.domain, validation.token), reissue
+            )
         return RequestResult(reissue, prepared.returned_key_pem)
+
+    async def _finish_after_submit(self, work, reissue: Reissue) -> None:
+        """Work after the reissue exists: a failure here is logged, not returned, since the
+        reissue was submitted (the sweep applies an issuance left unapplied)."""
+        try:
+            await work
+        except Exception:  # noqa: BLE001
+            log.exception("reissue %s: follow-up after submission failed; the sweep will finish it", reissue.id)
+
+    async def _lost_locks(self, reissue: Reissue, actor: str) -> None:
+        """This request stalled past LOCK_GRACE and its lock was taken over: it cancels the
+        reissue it just created (without touching the new holder's locks)."""
+        if reissue.status.is_active:
+            try:
+                await self._transition(
+                    reissue, ReissueStatus.CANCELLED, SYSTEM_ACTOR,
+                    "cancelled: its lock was taken over while the request stalled", "cancel",
+                    completed_at=self._clock.now(),
+                )
+            finally:
+                await self._release_locks(reissue)
+        raise InvalidInput(
+            "this request took too long and another reissue took the lock meanwhile; retry",
+            code=ErrorCode.PRIMARY_DOMAIN_LOCKED,
+            field=["input", "certificateId"],
+        )
 
     async def _acquire(self, lock: LockRecord, certificate: Certificate) -> None:
         """Takes `lock`, or takes it over from a holder that is no longer live (R24)."""
@@ -495,12 +542,16 @@ class ReissueService:
                     LockHolder(holder.reissue_id, holder.certificate_id, holder.certificate_domain),
                 )
             if holder_reissue is not None and rules.is_overdue(holder_reissue, now):
-                await self._expire(holder_reissue)
+                holder_reissue = await self._expire(holder_reissue)
+                if rules.lock_is_live(pending_until=holder.pending_until, reissue=holder_reissue, now=now):
+                    continue  # it was issued meanwhile and is being applied: ask again
             if holder.id:
                 log.info("taking over lock %s from dead holder %s", lock.key, holder.id)
                 await self._locks.release(holder.id)
         raise InvalidInput(
-            "the lock is contended; retry", code=ErrorCode.PRIMARY_DOMAIN_LOCKED, field=["input", "certificateId"]
+            "the lock is contended; retry",
+            code=ErrorCode.REISSUE_IN_PROGRESS if lock.key.startswith("certificate:") else ErrorCode.PRIMARY_DOMAIN_LOCKED,
+            field=["input", "certificateId"],
         )
 
     # -- transitions ----------------------------------------------------------------------
@@ -544,7 +595,10 @@ class ReissueService:
     async def _sign(self, reissue: Reissue, certificate: Certificate) -> CertificateVersion:
         """R5: the CA signs the reissue's CSR with the current notAfter, to the second."""
         now = self._clock.now()
-        signed = await self._authority.sign(reissue.csr_pem, reissue.domain, certificate.current.not_after, now)
+        organization = reissue.organization_name if certificate.validation_level != ValidationLevel.DV else None
+        signed = await self._authority.sign(
+            reissue.csr_pem, reissue.domain, certificate.current.not_after, now, organization
+        )
         parsed = pem.parse_certificate_chain(signed.certificate_pem + signed.chain_pem, field=["csrPem"])
         return CertificateVersion(
             serial_number=parsed.serial_number,
@@ -630,10 +684,7 @@ class ReissueService:
         verified = dataclasses.replace(
             validation, status=DomainValidationStatus.VERIFIED, last_checked_at=now, last_error=None
         )
-        certificate = await self._certificate_repository.get(reissue.account, reissue.certificate_id)
-        await self._verifications.record(
-            reissue.domain, certificate.organization_name if certificate else reissue.organization_name, now
-        )
+        await self._verifications.record(reissue.account, reissue.domain, reissue.organization_name, now)
         following = rules.after_domain_validation(reissue)
         note = f"domain validated by {validation.method.value}"
         if following == ReissueStatus.ISSUED:

@@ -21,7 +21,14 @@ class RateLimitMutations(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context
         if ctx.operation_type.value == "mutation":
-            refusal = await mutation_allowed(ctx.context)
+            # Each root field is one mutation: aliases do not multiply the limit.
+            operation = next(
+                (d for d in ctx.graphql_document.definitions if getattr(d, "operation", None) is not None
+                 and (ctx.operation_name is None or (d.name and d.name.value == ctx.operation_name))),
+                None,
+            )
+            count = len(operation.selection_set.selections) if operation is not None else 1
+            refusal = await mutation_allowed(ctx.context, count)
             if refusal is not None:
                 ctx.result = GraphQLExecutionResult(
                     data=None, errors=[GraphQLError(refusal, extensions={"code": "RATE_LIMITED"})]

@@ -48,8 +48,9 @@ class FakeClock(Clock):
         self._now += by
 
 
-class Crash(Exception):
-    """The simulated death of the process."""
+class Crash(BaseException):
+    """The simulated death of the process (a BaseException: no `except Exception` in the
+    service may survive it, as no code survives a real SIGKILL)."""
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,10 @@ async def test_readiness_follows_the_database_down_and_back_up_without_a_restart
             assert (await client.get("/healthz")).status_code == 200
 
             # Meanwhile an API call is refused as unavailable: not a masked 500, not a 401.
+            # (503 when the token must be looked up; 200 with the error when the process
+            # still remembers the token and the resolver finds the database down.)
             outage = await client.post("/graphql", json=query, headers=auth)
-            assert outage.status_code == 503, outage.text
+            assert outage.status_code in (200, 503), outage.text
             assert outage.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
 
             second = EmbeddedDatabase(db_dir, port=port)
