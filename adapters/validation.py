@@ -42,10 +42,22 @@ def make_resolver(nameservers: tuple[str, ...], timeout: float = TIMEOUT_SECONDS
 
 
 class LiveDomainChecker(DomainChecker):
-    def __init__(self, nameservers: tuple[str, ...] = (), http_port: int = 80, timeout: float = TIMEOUT_SECONDS) -> None:
+    """`allow_private`: also fetch from loopback, private and link-local addresses (tests and
+    local trials). Off by default: a validation request must not reach the service's own
+    network (an owner's domain, or a redirect, may point anywhere)."""
+
+    def __init__(
+        self,
+        nameservers: tuple[str, ...] = (),
+        http_port: int = 80,
+        timeout: float = TIMEOUT_SECONDS,
+        *,
+        allow_private: bool = False,
+    ) -> None:
         self._resolver = make_resolver(nameservers, timeout)
         self._http_port = http_port
         self._timeout = timeout
+        self._allow_private = allow_private
 
     async def check_dns(self, record_name: str, expected: str) -> CheckOutcome:
         try:
@@ -90,12 +102,22 @@ class LiveDomainChecker(DomainChecker):
                 address = await self._address(host)
                 if address is None:
                     return CheckOutcome(False, f"NXDOMAIN or no address: {host} has no A or AAAA record")
+                if not self._allow_private and not ipaddress.ip_address(address).is_global:
+                    return CheckOutcome(False, f"refused: {host} resolves to {address}, which is not a public address")
                 port = parts.port or self._http_port
+                if not self._allow_private and port != self._http_port:
+                    return CheckOutcome(False, f"refused: {url} uses port {port}; only port {self._http_port} is checked")
                 target = f"http://{'[' + address + ']' if ':' in address else address}:{port}{parts.path or '/'}"
                 if parts.query:
                     target += f"?{parts.query}"
                 try:
-                    response = await client.get(target, headers={"Host": host if not parts.port else f"{host}:{parts.port}"})
+                    headers = {"Host": host if not parts.port else f"{host}:{parts.port}"}
+                    async with client.stream("GET", target, headers=headers) as response:
+                        body_bytes = bytearray()
+                        async for chunk in response.aiter_bytes():
+                            body_bytes.extend(chunk)
+                            if len(body_bytes) > MAX_BODY:
+                                break  # the token is short: the rest is never read
                 except httpx.TimeoutException:
                     return CheckOutcome(False, f"timeout: {url} did not answer within {self._timeout:.0f} s")
                 except httpx.HTTPError as exc:
@@ -108,8 +130,9 @@ class LiveDomainChecker(DomainChecker):
                     continue
                 if response.status_code != 200:
                     return CheckOutcome(False, f"HTTP status {response.status_code} at {url}; expected 200 with the token as the body")
-                body = response.text[:MAX_BODY].strip()
+                body = bytes(body_bytes[:MAX_BODY]).decode("utf-8", "replace").strip()
                 if body != expected:
-                    return CheckOutcome(False, f"body mismatch at {url}: found {_shown(body)}; expected {_shown(expected)}")
+                    found = _shown(body) if _hop == 0 else f"{len(body)} characters"  # not quoted past a redirect
+                    return CheckOutcome(False, f"body mismatch at {url}: found {found}; expected {_shown(expected)}")
                 return CheckOutcome(True)
         return CheckOutcome(False, f"redirect: more than {MAX_REDIRECTS} redirects starting from http://{hostname}{path}")

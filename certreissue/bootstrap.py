@@ -75,7 +75,11 @@ def build_services(
         authority=authority,
         keys=ThreadKeyFactory(),
         checker=checker
-        or LiveDomainChecker(settings.dns_nameservers, settings.http_validation_port),
+        or LiveDomainChecker(
+            settings.dns_nameservers,
+            settings.http_validation_port,
+            allow_private=settings.http_validation_allow_private,
+        ),
         sealer=sealer,
         clock=clock,
         lifetime=timedelta(hours=settings.reissue_lifetime_hours),

@@ -84,6 +84,7 @@ def settings(data_dir: Path, dns_server: ChallengeDNS, file_site: FileSite) -> S
         db_timeout_ms=3000,
         dns_nameservers=(f"127.0.0.1:{dns_server.port}",),
         http_validation_port=file_site.port,
+        http_validation_allow_private=True,  # the test web server is on loopback
         # Many tests send bursts of mutations with one token; the limit has tests of its own.
         rate_limit_per_minute=0,
     )

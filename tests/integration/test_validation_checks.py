@@ -13,7 +13,7 @@ from domain.reissues import FILE_CHALLENGE_PATH
 
 @pytest.fixture
 def checker(dns_server, file_site):
-    return LiveDomainChecker((f"127.0.0.1:{dns_server.port}",), file_site.port, timeout=1.0)
+    return LiveDomainChecker((f"127.0.0.1:{dns_server.port}",), file_site.port, timeout=1.0, allow_private=True)
 
 
 @pytest.fixture
@@ -90,3 +90,25 @@ async def test_file_check_stops_after_five_redirects(checker, file_site, host):
 async def test_file_check_says_when_the_host_has_no_address(checker):
     outcome = await checker.check_file(f"nowhere{uuid.uuid4().hex[:6]}.example.com", FILE_CHALLENGE_PATH, "t")
     assert not outcome.ok and "no A or AAAA record" in outcome.diagnosis
+
+
+async def test_file_check_refuses_private_addresses_unless_allowed(dns_server, file_site, host):
+    strict = LiveDomainChecker((f"127.0.0.1:{dns_server.port}",), file_site.port, timeout=1.0)
+    file_site.serve(host, FILE_CHALLENGE_PATH, "tok")
+    outcome = await strict.check_file(host, FILE_CHALLENGE_PATH, "tok")
+    assert not outcome.ok and "not a public address" in outcome.diagnosis
+
+
+async def test_file_check_reads_only_the_start_of_a_huge_body(checker, file_site, host):
+    file_site.serve(host, FILE_CHALLENGE_PATH, "x" * 5_000_000)
+    outcome = await checker.check_file(host, FILE_CHALLENGE_PATH, "tok")
+    assert not outcome.ok and "body mismatch" in outcome.diagnosis and len(outcome.diagnosis) < 300
+
+
+async def test_a_body_fetched_after_a_redirect_is_not_quoted(checker, file_site, host, dns_server):
+    target = f"other.{host}"
+    dns_server.resolver.set(target, "A", ["127.0.0.1"])
+    file_site.serve(host, FILE_CHALLENGE_PATH, "", status=302, headers={"Location": f"http://{target}{FILE_CHALLENGE_PATH}"})
+    file_site.serve(target, FILE_CHALLENGE_PATH, "internal secret page")
+    outcome = await checker.check_file(host, FILE_CHALLENGE_PATH, "tok")
+    assert not outcome.ok and "secret" not in outcome.diagnosis
