@@ -153,6 +153,7 @@ def certificate_to_doc(c: Certificate) -> dict:
         "autoValidationConfigured": c.auto_validation_configured,
         "purchasedYears": c.purchased_years,
         "createdAt": c.created_at,
+        "chainTrusted": c.chain_trusted,
     }
 
 
@@ -179,6 +180,7 @@ def certificate_from_doc(d: dict) -> Certificate:
         auto_validation_configured=bool(d.get("autoValidationConfigured")),
         purchased_years=int(d.get("purchasedYears") or 1),
         created_at=d.get("createdAt"),
+        chain_trusted=bool(d.get("chainTrusted", False)),
     )
 
 

@@ -49,6 +49,21 @@ class Services:
         await self.database.close()
 
 
+TRUSTED_ROOTS_FILE = "trusted-roots.pem"
+
+
+def trusted_roots(settings: Settings) -> list:
+    """CA certificates whose chains earn R17/R18 waivers, besides the built-in CA:
+    CERTS_TRUSTED_CA_FILE, and `<CERTS_DATA_DIR>/trusted-roots.pem` when present."""
+    from cryptography import x509
+
+    roots = []
+    for path in (settings.trusted_ca_file, settings.data_dir / TRUSTED_ROOTS_FILE):
+        if path is not None and path.is_file():
+            roots.extend(x509.load_pem_x509_certificates(path.read_bytes()))
+    return roots
+
+
 def build_services(
     settings: Settings,
     mongodb_uri: str,
@@ -61,10 +76,12 @@ def build_services(
     clock = clock or SystemClock()
     sealer = AesGcmSealer(master_key)
     certificate_repository = MongoCertificateRepository(database)
-    certificates = CertificateService(certificate_repository, sealer, clock)
+    authority = BuiltInAuthority(settings.data_dir)
+    certificates = CertificateService(
+        certificate_repository, sealer, clock, trust_roots=[authority.root, *trusted_roots(settings)]
+    )
     reissue_repository = MongoReissueRepository(database)
     locks = MongoLockStore(database)
-    authority = BuiltInAuthority(settings.data_dir)
     reissues = ReissueService(
         certificates=certificates,
         certificate_repository=certificate_repository,

@@ -24,6 +24,7 @@ class Settings:
     dns_nameservers: tuple[str, ...] = ()
     http_validation_port: int = 80
     http_validation_allow_private: bool = False
+    trusted_ca_file: Path | None = None
     reissue_lifetime_hours: int = 168
     graphiql: bool = True
     rate_limit_per_minute: int = 120
@@ -46,6 +47,7 @@ class Settings:
             dns_nameservers=nameservers,
             http_validation_port=int(env.get("CERTS_HTTP_VALIDATION_PORT", "80")),
             http_validation_allow_private=_bool(env.get("CERTS_HTTP_VALIDATION_ALLOW_PRIVATE", "false")),
+            trusted_ca_file=Path(env["CERTS_TRUSTED_CA_FILE"]) if env.get("CERTS_TRUSTED_CA_FILE") else None,
             reissue_lifetime_hours=int(env.get("CERTS_REISSUE_LIFETIME_HOURS", "168")),
             graphiql=_bool(env.get("CERTS_GRAPHIQL", "true")),
             rate_limit_per_minute=int(env.get("CERTS_RATE_LIMIT_PER_MINUTE", "120")),

@@ -81,10 +81,17 @@ def _check_upload_options(cmd: UploadCertificate) -> str | None:
 
 
 class CertificateService:
-    def __init__(self, repository: CertificateRepository, sealer: KeySealer, clock: Clock) -> None:
+    def __init__(
+        self,
+        repository: CertificateRepository,
+        sealer: KeySealer,
+        clock: Clock,
+        trust_roots: list | None = None,
+    ) -> None:
         self._repository = repository
         self._sealer = sealer
         self._clock = clock
+        self._trust_roots = list(trust_roots or [])
 
     async def upload(self, caller: Caller, cmd: UploadCertificate) -> Certificate:
         require_role(caller, Role.OWNER)
@@ -166,6 +173,7 @@ class CertificateService:
             auto_validation_configured=cmd.auto_validation_configured,
             purchased_years=cmd.purchased_years,
             created_at=now,
+            chain_trusted=pem.chain_is_trusted(parsed.certificate_pem + parsed.chain_pem, self._trust_roots),
         )
         try:
             await self._repository.add(certificate)

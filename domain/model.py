@@ -116,6 +116,9 @@ class Certificate:
     auto_validation_configured: bool = False
     purchased_years: int = 1
     created_at: datetime | None = None
+    # The uploaded chain ends at a CA this service trusts: only then are the facts it
+    # states (issue time, same CSR) enough to waive domain validation (R17, R18).
+    chain_trusted: bool = True
 
     @property
     def current(self) -> CertificateVersion:

@@ -404,13 +404,16 @@ def required_steps(
         # R14: the CA verifies the applicant offline.
         return Steps(flow, (), False, False, ReissueStatus.PENDING_CA_VERIFICATION)
 
+    # R17/R18 rest on what the certificate says about itself (its issue time, its CSR,
+    # its purchase); a chain this service does not trust earns no waiver.
+    trusted = certificate.chain_trusted
     # R17: counted from the original issue (the oldest version), not from a later reissue.
-    if now - certificate.versions[-1].issued_at < SAME_CSR_WINDOW:
+    if trusted and now - certificate.versions[-1].issued_at < SAME_CSR_WINDOW:
         waivers.append(Waiver.SUBMITTED_WITHIN_3_DAYS)
-    if same_csr:
+    if trusted and same_csr:
         waivers.append(Waiver.SAME_CSR)
     # R18 (paid DV only)
-    if flow == ReissueFlow.PAID_DV:
+    if trusted and flow == ReissueFlow.PAID_DV:
         if (
             certificate.brand == Brand.TRUSTASIA
             and certificate.purchased_years in (2, 3)

@@ -207,6 +207,22 @@ def _single_block(text: str, wanted, *, what: str, extra: str, code: ErrorCode, 
     return matching[0]
 
 
+def chain_is_trusted(chain_pem: str, roots: list[x509.Certificate]) -> bool:
+    """The chain (leaf, then intermediates, already checked in order) ends at one of
+    `roots`: its top certificate is a root, or was issued by one."""
+    certs = x509.load_pem_x509_certificates(chain_pem.encode())
+    top = certs[-1]
+    for root in roots:
+        if top == root:
+            return True
+        try:
+            top.verify_directly_issued_by(root)
+            return True
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+            continue
+    return False
+
+
 def load_private_key(text: str, password: str | None, *, field: list[str], password_field: list[str]):
     """Reads a PEM private key, decrypting it with `password` when it is encrypted."""
     block = _single_block(

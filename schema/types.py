@@ -130,6 +130,10 @@ class Certificate(Node):
     versions: list[CertificateVersion] = strawberry.field(
         description="Newest first; the first entry is the current version."
     )
+    chain_trusted: bool = strawberry.field(
+        description="The uploaded chain ends at a CA this service trusts; without it, a reissue earns no "
+        "R17/R18 waiver (domain validation is required)."
+    )
     model: strawberry.Private[model.Certificate]
 
     @classmethod
@@ -156,6 +160,7 @@ class Certificate(Node):
             certificate_pem=v.certificate_pem,
             chain_pem=v.chain_pem,
             versions=[CertificateVersion.from_domain(x) for x in c.versions],
+            chain_trusted=c.chain_trusted,
             model=c,
         )
 

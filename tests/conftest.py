@@ -21,6 +21,7 @@ from certreissue.app import create_app
 from certreissue.bootstrap import Services, build_services
 from certreissue.settings import Settings
 from domain.model import Role
+from tests import certs
 from tests.support.dnsserver import ChallengeDNS
 from tests.support.httpserver import FileSite
 
@@ -33,7 +34,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("certs-data")
+    """The tests' data dir; it trusts the tests' root CA (tests/certs.py), as an operator
+    would trust a public CA, so uploaded test chains earn R17/R18 waivers."""
+    path = tmp_path_factory.mktemp("certs-data")
+    (path / "trusted-roots.pem").write_text(certs.pem(certs.root_ca().cert))
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -369,3 +369,36 @@ async def test_another_accounts_reissue_does_not_exist(owner, client_for):
     assert error_codes(await act(stranger, CANCEL, started["reissue"]["id"])) == ["NOT_FOUND"]
     node = await stranger("query($id: ID!) { node(id: $id) { id } }", {"id": started["reissue"]["id"]})
     assert node["node"] is None
+
+
+async def test_a_chain_from_an_untrusted_ca_earns_no_waiver(owner):
+    """A self-signed certificate says what it likes about itself: no SAME_CSR, no 3 days."""
+    import datetime as dt
+
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    from tests.integration.test_upload_certificate import UPLOAD
+
+    name = f"login.{unique_zone()}"
+    key = certs.ec_key()
+    subject = cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    selfsigned = (
+        cx509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(cx509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=300))
+        .add_extension(cx509.SubjectAlternativeName([cx509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    csr = cx509.CertificateSigningRequestBuilder().subject_name(subject).add_extension(
+        cx509.SubjectAlternativeName([cx509.DNSName(name)]), critical=False).sign(key, hashes.SHA256())
+    uploaded = (await owner(UPLOAD, {"input": {
+        "certificatePem": certs.pem(selfsigned), "csrPem": certs.pem(csr), "privateKeyPem": certs.key_pem(key),
+        "brand": "SECTIGO", "validationLevel": "DV"}}))["uploadCertificate"]
+    assert uploaded["userErrors"] == []
+    cert_id = uploaded["certificate"]["id"]
+    trusted = (await owner("query($id: ID!) { certificate(id: $id) { chainTrusted } }", {"id": cert_id}))
+    assert trusted["certificate"]["chainTrusted"] is False
+    result = await request(owner, certificateId=cert_id, reason="r")
+    assert result["reissue"]["waivers"] == [] and result["reissue"]["status"] == "PENDING_DOMAIN_VALIDATION"

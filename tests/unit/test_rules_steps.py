@@ -305,3 +305,11 @@ def test_a_missing_or_unreadable_csr_is_never_the_same_csr(other):
     pem = certs.issue("www.example.com").csr_pem
     assert same_csr(pem, other) is False
     assert same_csr(other, pem) is False
+
+
+def test_an_untrusted_chain_earns_no_r17_or_r18_waiver():
+    # R17/R18 rest on facts the certificate states about itself; an untrusted chain
+    # (self-signed, unknown CA) cannot waive domain validation.
+    certificate = trustasia_wildcard(issued_at=NOW - timedelta(hours=1), chain_trusted=False)
+    s = steps(certificate, same_csr=True, last_verified_at=NOW - timedelta(days=1))
+    assert s.waivers == () and s.domain_validation_required is True
