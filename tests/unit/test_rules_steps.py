@@ -310,6 +310,13 @@ def test_a_missing_or_unreadable_csr_is_never_the_same_csr(other):
 def test_an_untrusted_chain_earns_no_r17_or_r18_waiver():
     # R17/R18 rest on facts the certificate states about itself; an untrusted chain
     # (self-signed, unknown CA) cannot waive domain validation.
-    certificate = trustasia_wildcard(issued_at=NOW - timedelta(hours=1), chain_trusted=False)
+    certificate = paid_dv(
+        issued_at=NOW - timedelta(hours=1),
+        chain_trusted=False,
+        brand=Brand.TRUSTASIA,
+        domain="*.example.com",
+        purchased_years=2,
+        auto_validation_configured=True,
+    )
     s = steps(certificate, same_csr=True, last_verified_at=NOW - timedelta(days=1))
     assert s.waivers == () and s.domain_validation_required is True
