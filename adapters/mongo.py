@@ -203,8 +203,10 @@ class MongoCertificateRepository(CertificateRepository):
             raise DuplicateCertificate(existing["_id"] if existing else None) from exc
 
     async def get(self, account: str, certificate_id: str) -> Certificate | None:
-        doc = await self._col.find_one({"_id": certificate_id, "account": account})
-        return certificate_from_doc(doc) if doc else None
+        # By _id alone, the account checked here: FerretDB's SQLite backend pushes down
+        # only a filter that is `_id` equality (any other filter scans the collection).
+        doc = await self._col.find_one({"_id": certificate_id})
+        return certificate_from_doc(doc) if doc and doc["account"] == account else None
 
     async def replace_current(self, certificate: Certificate, *, expected_serial: str) -> bool:
         result = await self._col.replace_one(
@@ -215,6 +217,9 @@ class MongoCertificateRepository(CertificateRepository):
     async def get_many(self, account: str, ids: Sequence[str]) -> dict[str, Certificate]:
         if not ids:
             return {}
+        if len(set(ids)) == 1:
+            found = await self.get(account, ids[0])
+            return {found.id: found} if found else {}
         docs = await self._col.find({"_id": {"$in": list(set(ids))}, "account": account}).to_list()
         return {d["_id"]: certificate_from_doc(d) for d in docs}
 

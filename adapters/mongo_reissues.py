@@ -184,15 +184,19 @@ class MongoReissueRepository(ReissueRepository):
         await self._col.insert_one(reissue_to_doc(reissue))
 
     async def get(self, reissue_id: str, *, account: str | None = None) -> Reissue | None:
-        query: dict = {"_id": reissue_id}
-        if account is not None:
-            query["account"] = account
-        doc = await self._col.find_one(query)
-        return reissue_from_doc(doc) if doc else None
+        # By _id alone (the only filter FerretDB's SQLite backend pushes down), the
+        # account checked here (R26).
+        doc = await self._col.find_one({"_id": reissue_id})
+        if doc is None or (account is not None and doc["account"] != account):
+            return None
+        return reissue_from_doc(doc)
 
     async def get_many(self, account: str, ids: Sequence[str]) -> dict[str, Reissue]:
         if not ids:
             return {}
+        if len(set(ids)) == 1:
+            found = await self.get(ids[0], account=account)
+            return {found.id: found} if found else {}
         docs = await self._col.find({"_id": {"$in": list(set(ids))}, "account": account}).to_list()
         return {d["_id"]: reissue_from_doc(d) for d in docs}
 
