@@ -61,7 +61,9 @@ def run_tests() -> list[tuple[str, str, str]]:
 def main() -> None:
     minutes = float(os.environ.get("SOAK_MINUTES", "5"))
     clients = int(os.environ.get("SOAK_CLIENTS", "16"))
+    load_before = os.getloadavg()
     soak = run_soak(minutes, clients)
+    load_after = os.getloadavg()
     tests = run_tests()
     s = Settings()
     lines = [
@@ -71,6 +73,11 @@ def main() -> None:
         f"{os.cpu_count()} cores, Python {platform.python_version()}. Every figure below was measured by that run.",
         "",
         "## Soak",
+        "",
+        "The soak's purpose is correctness under concurrency and two processes; its throughput "
+        "is bound by FerretDB's SQLite backend and by whatever else shares the machine "
+        f"(load average, 1/5/15 min, before the soak: {', '.join(f'{x:.2f}' for x in load_before)}; "
+        f"after: {', '.join(f'{x:.2f}' for x in load_after)}). Performance figures are in docs/performance.md.",
         "",
         f"Command: `.venv/bin/python scripts/soak.py --minutes {minutes:g} --clients {clients}` "
         "(FerretDB, two `certreissue serve` processes on one database, mixed traffic over "
