@@ -5,7 +5,7 @@ FERRETDB_VERSION := v1.24.1
 FERRETDB := .tools/bin/ferretdb
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test clean
+.PHONY: install run test clean reliability
 
 install: $(STAMP) $(FERRETDB)
 
@@ -31,3 +31,7 @@ test: install
 
 clean:
 	rm -rf $(VENV) .tools
+
+# docs/reliability.md: a 5-minute soak, the fault tests, the limits (issue 4).
+reliability: install
+	$(VENV)/bin/python scripts/reliability_report.py
