@@ -35,3 +35,15 @@ clean:
 # docs/reliability.md: a 5-minute soak, the fault tests, the limits (issue 4).
 reliability: install
 	$(VENV)/bin/python scripts/reliability_report.py
+
+# docs/performance.md: GraphQL against its floor, scale, drivers, memory, profile (issue 5).
+# Benchmark-only packages (matplotlib, motor, pyinstrument) come from the `bench` extra.
+.PHONY: bench
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP)
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)

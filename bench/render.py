@@ -1,0 +1,341 @@
+"""docs/performance.md (and its plot) from the raw figures of a run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import report
+from bench.scenarios import CERTIFICATE, CERTIFICATES, PAGE, PREVIEW, REQUEST, CANCEL, SCENARIOS
+
+SCENARIO_TEXT = {
+    "certificate": "`certificate(id)` with 12 fields (rotating over every certificate of the account)",
+    "certificates50": "`certificates(first: 50)` with `totalCount`, nested `activeReissue { id status events { to } }` "
+    "and `reissueEligibility { eligible flow reasons { code message } }`",
+    "previewReissue": "`previewReissue` (csrSource ORIGINAL) rotating over the page certificates (every flow)",
+    "reissueCycle": "`requestReissue` then `cancelReissue`, each client on its own primary domains out of 200 "
+    "(ORGANIZATION_OTHER_BRAND: the reissue waits for the CA, so it can be cancelled); req/s counts both requests",
+}
+
+
+def _mb(kib: float) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+def conditions(section: dict) -> str:
+    c = section.get("conditions")
+    if not c:
+        return ""
+
+    def one(x):
+        busy = ", ".join(x.get("busy") or []) or "no other busy process"
+        return f"{x['at']} (load {', '.join(f'{v:.2f}' for v in x['loadavg'])}; {busy})"
+
+    commit = f" on service code at commit `{c['start']['commit']}`" if c["start"].get("commit") else ""
+    return f"\nMeasured{commit} from {one(c['start'])} to {one(c['end'])}.\n"
+
+
+def _machine(m: dict) -> str:
+    pk = ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items())
+    return "\n".join(
+        [
+            f"- nproc: **{m.get('nproc')}** ({m.get('cpu') or 'unknown CPU'}), memory {m.get('memory')}",
+            f"- Python {m.get('python')} ({m.get('implementation')}), {m.get('platform')}",
+            f"- FerretDB {m.get('ferretdb')} (SQLite backend, its own process, started by the run on a temporary directory)",
+            f"- {pk}",
+            "- FerretDB, the API process and the load generator all share these cores.",
+            f"- Load average (1, 5, 15 min) when the run started: {', '.join(f'{x:.2f}' for x in m.get('loadavg_start', []))}; "
+            f"when it ended: {', '.join(f'{x:.2f}' for x in m.get('loadavg_end', []))}. Other processes busy at the start: "
+            f"{', '.join(m.get('busy_processes_start') or []) or 'none'}; at the end: {', '.join(m.get('busy_processes_end') or []) or 'none'}.",
+        ]
+    )
+
+
+def _throughput(t: dict, png_name: str) -> tuple[str, list[str]]:
+    cells = report.summarize(t["records"])
+    conc = t["concurrency"]
+    lines = report.summary_lines(cells, SCENARIOS, conc)
+    ref = report.reference_concurrency(conc)
+    pre = []
+    for scenario, check in t.get("preflight", {}).items():
+        pre.append(f"`{scenario}` {'same JSON' if check.get('same_json') else '**differs**'}")
+    mismatch = [
+        f"\n<details><summary>{s}: first difference</summary>\n\n```json\n{json.dumps(c.get('mismatch') or c.get('answers'), indent=1)[:3000]}\n```\n</details>\n"
+        for s, c in t.get("preflight", {}).items()
+        if not c.get("same_json")
+    ]
+    cut_note = ""
+    text = f"""## Throughput: GraphQL against its floor
+
+Command: `{t['command']}`
+{conditions(t)}
+One API process: uvicorn, `--loop uvloop --http httptools`, one worker, the service's own
+app (`certreissue.app.create_app`, unchanged) plus bench-only floor routes in the same
+process (`bench/app.py`): bare Starlette endpoints doing the same PyMongo reads (same
+queries, same collections, a client with the service's options) and answering the same JSON,
+built by hand; the reissue cycle's floor calls the domain services directly. Both sides
+pass through the service's request-ID middleware; the API logs at `warning`; the mutation
+rate limit is off (`CERTS_RATE_LIMIT_PER_MINUTE=0`), so the two sides differ only by the
+GraphQL layer (Strawberry, its extensions, resolvers, DataLoaders, schema types).
+
+The load comes from a second process (`bench/loadgen.py`): N clients, one keep-alive
+connection each, closed loop, loopback only. Each run: at least {t['warmup']:g} s unrecorded
+warm-up, until every client has had an answer; then the recording window: {t['duration']:g} s and at
+least 2 completions per client (at most 30 s), or {t['max_requests']} requests, whichever comes first. Every cell is the median of
+**{t['runs']} interleaved runs** (every run visits every cell; GraphQL and floor swap order
+from one run to the next). The reissues a cycle run created are deleted after it, so every
+run starts from the same data set. Before measuring, GraphQL and floor were compared
+answer for answer: {', '.join(pre)}.{''.join(mismatch)}
+
+Scenarios:
+""" + "\n".join(f"- **{s}**: {SCENARIO_TEXT[s]}" for s in SCENARIOS) + f"""
+
+{report.throughput_table(cells, SCENARIOS, conc)}
+
+ratio = GraphQL req/s / floor req/s in the same run set. The summary lines at the top are the
+{ref}-client rows. API / DB CPU ms/req: CPU time of the API process / the FerretDB process within
+the recording window (from /proc), divided by the requests completed in it.{cut_note} Errors count non-200 answers and GraphQL `errors`; the reissue cycle's
+`userErrors` (none expected: no two clients share a primary domain) were:
+""" + "\n".join(
+        f"- {s} c={c}: GraphQL {report._counts(cells[(s, c)].graphql_user_errors)}; floor {report._counts(cells[(s, c)].floor_user_errors)}"
+        for s in ("reissueCycle",) for c in conc if (s, c) in cells
+    ) + f"""
+
+![throughput against concurrency]({png_name})
+"""
+    return text, lines
+
+
+def _profile(p: dict) -> str:
+    out = [
+        "## Where the GraphQL path spends its time",
+        "",
+        f"Command: `{p['command']}`",
+        conditions(p),
+        "In-process: the bench app called as an ASGI callable (no HTTP server, no client), one request",
+        "at a time, on a plain asyncio loop (so time spent waiting for FerretDB is `select` and is",
+        f"told apart from CPU work); about {p.get('seconds_per_scenario', 0):g} s per scenario and side.",
+        "",
+        "| scenario | GraphQL CPU ms/request | floor CPU ms/request | GraphQL - floor (CPU) | GraphQL wall ms/request | floor wall ms/request |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for scenario, t in p.get("timings", {}).items():
+        gc = report.median(x.get("cpu_ms", 0) for x in t["graphql"])
+        fc = report.median(x.get("cpu_ms", 0) for x in t["floor"])
+        g = report.median(x["mean_ms"] for x in t["graphql"])
+        f = report.median(x["mean_ms"] for x in t["floor"])
+        out.append(f"| {scenario} | {gc:.2f} | {fc:.2f} | {gc - fc:+.2f} | {g:.1f} | {f:.1f} |")
+    out += [
+        "",
+        "CPU = `time.process_time()` of the process (the app and PyMongo; FerretDB runs in its own process)",
+        "divided by requests; wall = elapsed / requests; sequential; the median of two interleaved",
+        "passes per side; a reissue cycle counts as its two requests.",
+        "",
+        "pyinstrument (0.5 ms sampling, wall clock) on the GraphQL side of each scenario. *busy* is the",
+        "sampled time minus the time the loop sat in `select` waiting for FerretDB and the time inside",
+        "the transport's `write`/`socket.send` (a loopback write that wakes FerretDB; with both cores busy",
+        "the kernel runs it first, so that time is mostly waiting for a CPU). Shares below are of busy time;",
+        "the sampled wall time includes the profiler's own overhead (compare the process CPU figures).",
+        "",
+    ]
+    for scenario, a in p.get("profiles", {}).items():
+        busy = a["busy_s"]
+        per_req = busy / a["requests"] * 1000 if a.get("requests") else 0
+        out += [
+            f"### {scenario}",
+            "",
+            f"{a.get('requests')} requests, {a['total_s']:.2f} s sampled: busy {busy:.2f} s "
+            f"({per_req:.2f} ms per request; process CPU {a.get('cpu_ms', 0):.2f} ms per request), waiting for the "
+            f"database {a['idle_s']:.2f} s, in the transport's write {a.get('send_s', 0):.2f} s.",
+            "",
+            "By package (self time): " + ", ".join(
+                f"{c['package']} {c['share_of_busy']:.0%}" for c in a["categories"] if c["share_of_busy"] >= 0.01
+            ),
+            "",
+            report.md_table(
+                ["top self time", "where", "s", "share"],
+                [[f"`{r['function']}`", r["file"], f"{r['seconds']:.3f}", f"{r['share_of_busy']:.1%}"] for r in a["top_self"][:12]],
+            ),
+            "",
+            report.md_table(
+                ["top inclusive time", "where", "s", "share"],
+                [[f"`{r['function']}`", r["file"], f"{r['seconds']:.3f}", f"{r['share_of_busy']:.1%}"] for r in a["top_inclusive"][:15]],
+            ),
+            "",
+        ]
+    return "\n".join(out)
+
+
+def _scale(s: dict) -> str:
+    lat = s["latency"]
+    rows = [
+        [name, f"{v['median_ms']:.0f}", ", ".join(f"{x:.0f}" for x in v["samples_ms"])]
+        for name, v in lat.items()
+        if isinstance(v, dict)
+    ]
+    direct = [[f"`{name}`", f"{v['median_ms']:.1f}", ", ".join(f"{x:.1f}" for x in v["samples_ms"])] for name, v in s["timings"].items()]
+    explain = []
+    for name, e in s["explain"].items():
+        if "error" in e:
+            explain.append([name, "error: " + e["error"], "", "", ""])
+        else:
+            plan = "; ".join((e.get("queryPlanner") or {}).get("Plan") or []) or json.dumps(e.get("queryPlanner"))
+            explain.append([name, f"`{plan}`", e.get("filterPushdown"), e.get("sortPushdown"), e.get("limitPushdown")])
+    idx = ", ".join(f"`{i['name']}` {i['key']}" + (" unique" if i["unique"] else "") for i in s.get("indexes", []))
+    check = s.get("check", {})
+    return "\n".join(
+        [
+            "## Scale: one account with many certificates",
+            "",
+            f"Command: `{s['command']}`",
+            conditions(s),
+            f"{s['certificates']} certificates in one account (its own database), inserted in the service's",
+            f"document format (`adapters.mongo.certificate_to_doc`) in {s['load_seconds']:.0f} s; "
+            f"collection stats: {json.dumps(s.get('collstats'))}.",
+            f"Through the API (GraphQL, one client, {s['requests_per_page']} requests each, alternating): the first page",
+            f"of `certificates(first: 50)` with `totalCount`, and the page after the cursor of certificate {s['deep_index']}.",
+            f"Answers: first page {check.get('first page', {}).get('edges')} edges, totalCount "
+            f"{check.get('first page', {}).get('totalCount')}; after the cursor {check.get('page after cursor', {}).get('edges')} "
+            f"edges, starting at position {(check.get('page after cursor', {}).get('first_id_index') or 0) + 1} of the list.",
+            "",
+            report.md_table(["request", "median ms", "samples ms"], rows[:3]),
+            "",
+            f"**Page after cursor {s['deep_index']} / first page: {lat.get('deep/first', 0):.2f}x.**",
+            "",
+            "The reads behind it, timed directly with PyMongo against the same server:",
+            "",
+            report.md_table(["read", "median ms", "samples ms"], direct),
+            "",
+            f"Indexes on `certificates`: {idx}.",
+            "",
+            "What FerretDB's `explain` says:",
+            "",
+            report.md_table(["query", "SQLite plan", "filterPushdown", "sortPushdown", "limitPushdown"], explain),
+            "",
+        ]
+    )
+
+
+def _drivers(d: dict) -> str:
+    out = [
+        "## Driver: PyMongo AsyncMongoClient against Motor",
+        "",
+        f"Command: `{d['command']}`",
+        conditions(d),
+        f"The same {d['ops']} `find_one` (by `_id`) and {d['ops']} `update_one` (`$inc` by `_id`) per driver one at a time",
+        f"(and {d.get('concurrent_ops', '')} of each with 16 concurrent callers), on a",
+        f"collection of {d['documents']} small documents, in one run against the same FerretDB, on uvloop;",
+        "the drivers alternate A B B A (half the calls each time). Versions: "
+        + ", ".join(f"{k} {v}" for k, v in d.get("versions", {}).items()) + ".",
+        "",
+        "| callers | operation | AsyncMongoClient ops/s | Motor ops/s | AsyncMongoClient / Motor |",
+        "| ---: | --- | ---: | ---: | ---: |",
+    ]
+    for key, v in d.items():
+        if not key.startswith("tasks="):
+            continue
+        for op in ("find_one", "update_one"):
+            a = v["AsyncMongoClient"][op]["ops_per_s"]
+            m = v["Motor"][op]["ops_per_s"]
+            out.append(f"| {key.split('=')[1]} | {op} | {a:.0f} | {m:.0f} | {a / m:.2f} |")
+    return "\n".join(out) + "\n"
+
+
+def _memory(m: dict) -> str:
+    sched = ", ".join(f"{name} {w}" for name, w in m["schedule"])
+    rows = [[s["requests"], _mb(s["rss_kib"]), f"{s['seconds']:.0f}"] for s in m["samples"]]
+    return "\n".join(
+        [
+            "## Memory of one API process",
+            "",
+            f"Command: `{m['command']}`",
+            conditions(m),
+            f"A fresh API process; {m['warmup_requests']} mixed requests to warm it up, then RSS (`VmRSS`);",
+            f"then **{m['requests']} mixed GraphQL requests** at {m['concurrency']} clients ({m['rps']:.0f} req/s, {m['seconds']:.0f} s), schedule per",
+            f"20 actions: {sched} (a cycle is two requests). Errors: {report._counts(m['errors'])}; userErrors: {report._counts(m['user_errors'])}.",
+            "",
+            f"**RSS before {_mb(m['rss_before_kib'])}, after {_mb(m['rss_after_kib'])}: {m['growth']:+.1%}.**",
+            "",
+            f"{m['requests']} requests, not 100,000: at the {m['rps']:.0f} req/s measured here (FerretDB reads the whole",
+            f"certificates table for most requests), 100,000 would take about {100_000 / m['rps'] / 3600:.1f} h. The count is",
+            "`--memory-requests N`.",
+            "",
+            report.md_table(["requests", "RSS", "s"], rows),
+            "",
+        ]
+    )
+
+
+def write_report(results: dict, output: Path) -> list[str]:
+    png = output.with_name(output.stem + "-throughput.png")
+    parts = [
+        "# Performance (issue 5)",
+        "",
+        f"Written by `make bench` (`.venv/bin/python -m bench`) on {results['machine']['date']}; every figure "
+        f"below was measured by a run of the harness in `bench/` (raw figures: `{output.with_suffix('.json').name}`). "
+        "Each section gives the command that reproduces it alone.",
+        "",
+        "## Machine",
+        "",
+        _machine(results["machine"]),
+        "",
+    ]
+    if "dataset" in results:
+        d = results["dataset"]
+        parts += [
+            "## Data set",
+            "",
+            f"Account `bench` (database `certreissue_bench`): {d['certificates']} certificates uploaded through "
+            f"`CertificateService.upload` (real EC P-256 chains, keys and CSRs made by the run): "
+            f"{d['cycle_domains']} OV certificates of another brand, one per primary domain (the reissue cycle), then the "
+            f"{d['page_certificates']} newest of every flow under 12 primary domains, {d['active_reissues']} of them with a "
+            f"reissue pending (made with `ReissueService.request`), so the first page has REISSUING certificates, "
+            f"REISSUE_IN_PROGRESS and PRIMARY_DOMAIN_LOCKED reasons. Loaded in {d['load_seconds']:.0f} s.",
+            "",
+        ]
+    lines: list[str] = []
+    if "throughput" in results:
+        text, lines = _throughput(results["throughput"], png.name)
+        cells = report.summarize(results["throughput"]["records"])
+        from bench.plot import throughput_plot
+
+        throughput_plot(
+            cells, SCENARIOS, results["throughput"]["concurrency"], png,
+            f"GraphQL vs floor, median of {results['throughput']['runs']} interleaved runs "
+            f"({results['machine'].get('nproc')} cores, Python {results['machine'].get('python')})",
+        )
+        parts += [
+            "## Summary",
+            "",
+            f"At {report.reference_concurrency(results['throughput']['concurrency'])} concurrent clients; "
+            "ratio = GraphQL req/s / floor req/s; p99 of the GraphQL side:",
+            "",
+            "```",
+            *lines,
+            "```",
+            "",
+            text,
+        ]
+    if "profile" in results:
+        parts.append(_profile(results["profile"]))
+    if "scale" in results:
+        parts.append(_scale(results["scale"]))
+    if "drivers" in results:
+        parts.append(_drivers(results["drivers"]))
+    if "memory" in results:
+        parts.append(_memory(results["memory"]))
+    parts += [
+        "## The GraphQL documents",
+        "",
+        "```graphql",
+        CERTIFICATE,
+        CERTIFICATES,
+        PREVIEW,
+        REQUEST,
+        CANCEL,
+        PAGE,
+        "```",
+        "",
+    ]
+    output.write_text("\n".join(parts))
+    return lines

@@ -1,0 +1,74 @@
+"""The benchmark's report formatting (bench/report.py) on fixed input: no server, no database."""
+
+from __future__ import annotations
+
+import re
+
+from bench import report
+
+LINE = re.compile(r"^(\S+) graphql_rps=(\d+\.\d) floor_rps=(\d+\.\d) ratio=(\d+\.\d\d) p99_ms=(\d+\.\d)$")
+
+
+def record(run, scenario, concurrency, variant, rps, p99, **extra):
+    return {
+        "run": run, "scenario": scenario, "concurrency": concurrency, "variant": variant, "rps": rps,
+        "p50_ms": p99 / 2, "p99_ms": p99, "requests": int(rps * 4), "errors": {}, "user_errors": {}, **extra,
+    }
+
+
+def test_scenario_line_has_the_issue_format():
+    line = report.scenario_line("certificate", 480.04, 1200.0, 12.345)
+    assert line == "certificate graphql_rps=480.0 floor_rps=1200.0 ratio=0.40 p99_ms=12.3"
+    assert LINE.match(line)
+
+
+def test_scenario_line_without_a_floor_figure_has_ratio_zero():
+    assert report.scenario_line("x", 10, 0, 1).endswith("ratio=0.00 p99_ms=1.0")
+
+
+def test_interleaved_plan_visits_every_cell_once_per_run_and_alternates_sides():
+    plan = report.interleaved_plan(["a", "b"], [1, 8], 3)
+    assert len(plan) == 2 * 2 * 2 * 3
+    for run in range(3):
+        cells = [(s, c, v) for r, s, c, v in plan if r == run]
+        assert sorted(cells) == sorted((s, c, v) for s in "ab" for c in (1, 8) for v in ("graphql", "floor"))
+    firsts = [v for r, s, c, v in plan if (s, c) == ("a", 1)]
+    assert firsts == ["graphql", "floor", "floor", "graphql", "graphql", "floor"]
+    # runs come one after another: all of run 0 before any of run 1
+    runs = [r for r, *_ in plan]
+    assert runs == sorted(runs)
+
+
+def test_cells_are_medians_of_the_interleaved_runs():
+    records = [
+        record(0, "certificate", 8, "graphql", 100.0, 30.0),
+        record(1, "certificate", 8, "graphql", 300.0, 10.0),
+        record(2, "certificate", 8, "graphql", 200.0, 20.0, errors={"http_500": 1}),
+        record(0, "certificate", 8, "floor", 900.0, 5.0),
+        record(1, "certificate", 8, "floor", 1000.0, 4.0, errors={"http_500": 2}),
+        record(2, "certificate", 8, "floor", 800.0, 6.0),
+    ]
+    cell = report.summarize(records)[("certificate", 8)]
+    assert (cell.graphql_rps, cell.floor_rps, cell.graphql_p99_ms, cell.floor_p99_ms) == (200.0, 900.0, 20.0, 5.0)
+    assert cell.runs == 3
+    assert round(cell.ratio, 4) == round(200 / 900, 4)
+    assert cell.graphql_errors == {"http_500": 1} and cell.floor_errors == {"http_500": 2}
+    assert report.median([4.0, 1.0]) == 2.5 and report.median([]) == 0.0
+
+
+def test_summary_lines_report_32_clients_or_the_highest_measured():
+    records = [
+        record(0, s, c, v, rps, 9.0)
+        for s in ("certificate", "previewReissue")
+        for c in (1, 8, 32, 64)
+        for v, rps in (("graphql", float(c)), ("floor", 2.0 * c))
+    ]
+    cells = report.summarize(records)
+    lines = report.summary_lines(cells, ["certificate", "previewReissue"], [1, 8, 32, 64])
+    assert lines == [
+        "certificate graphql_rps=32.0 floor_rps=64.0 ratio=0.50 p99_ms=9.0",
+        "previewReissue graphql_rps=32.0 floor_rps=64.0 ratio=0.50 p99_ms=9.0",
+    ]
+    assert report.reference_concurrency([1, 8]) == 8
+    table = report.throughput_table(cells, ["certificate"], [1, 8, 32, 64])
+    assert table.count("\n| certificate |") == 4
