@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -235,10 +236,16 @@ def build_schema(
 ) -> strawberry.Schema:
     """`introspection=False` also drops field suggestions from validation messages;
     `unavailable` tells which exceptions mean the database is down."""
+    # Each limiter builds a new validation-rule class when constructed; built once here and
+    # reused, the rules stay the same object per request, so ValidationCache can hit (a new
+    # limiter per request made every validation a cache miss).
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+    ]
     extensions: list = [
         lambda: MaskInternalErrors(unavailable),
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
