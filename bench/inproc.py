@@ -122,7 +122,6 @@ def _category(path: str | None) -> str:
         ("/graphql/", "graphql-core"),
         ("/pymongo/", "pymongo"),
         ("/bson/", "bson"),
-        ("/motor/", "motor"),
         ("/starlette/", "starlette"),
         ("/asyncio/", "asyncio"),
         ("/selectors.py", "asyncio"),

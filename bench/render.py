@@ -216,31 +216,6 @@ def _scale(s: dict) -> str:
     )
 
 
-def _drivers(d: dict) -> str:
-    out = [
-        "## Driver: PyMongo AsyncMongoClient against Motor",
-        "",
-        f"Command: `{d['command']}`",
-        conditions(d),
-        f"The same {d['ops']} `find_one` (by `_id`) and {d['ops']} `update_one` (`$inc` by `_id`) per driver one at a time",
-        f"(and {d.get('concurrent_ops', '')} of each with 16 concurrent callers), on a",
-        f"collection of {d['documents']} small documents, in one run against the same FerretDB, on uvloop;",
-        "the drivers alternate A B B A (half the calls each time). Versions: "
-        + ", ".join(f"{k} {v}" for k, v in d.get("versions", {}).items()) + ".",
-        "",
-        "| callers | operation | AsyncMongoClient ops/s | Motor ops/s | AsyncMongoClient / Motor |",
-        "| ---: | --- | ---: | ---: | ---: |",
-    ]
-    for key, v in d.items():
-        if not key.startswith("tasks="):
-            continue
-        for op in ("find_one", "update_one"):
-            a = v["AsyncMongoClient"][op]["ops_per_s"]
-            m = v["Motor"][op]["ops_per_s"]
-            out.append(f"| {key.split('=')[1]} | {op} | {a:.0f} | {m:.0f} | {a / m:.2f} |")
-    return "\n".join(out) + "\n"
-
-
 def _memory(m: dict) -> str:
     sched = ", ".join(f"{name} {w}" for name, w in m["schedule"])
     rows = [[s["requests"], _mb(s["rss_kib"]), f"{s['seconds']:.0f}"] for s in m["samples"]]
@@ -320,8 +295,6 @@ def write_report(results: dict, output: Path) -> list[str]:
         parts.append(_profile(results["profile"]))
     if "scale" in results:
         parts.append(_scale(results["scale"]))
-    if "drivers" in results:
-        parts.append(_drivers(results["drivers"]))
     if "memory" in results:
         parts.append(_memory(results["memory"]))
     parts += [
