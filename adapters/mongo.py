@@ -258,9 +258,12 @@ class MongoCertificateRepository(CertificateRepository):
         after: str | None,
         now: datetime,
         reissuing: Sequence[str] = (),
+        with_total: bool = True,
     ) -> Page:
         query = self._query(account, filter, now, reissuing)
-        total = await self._col.count_documents(query)
+        # Index-backed on MongoDB (account_id / account_primary_domain_id): the count reads
+        # index keys only; skipped when the query does not select totalCount.
+        total = await self._col.count_documents(query) if with_total else None
         page_query = dict(query)
         if after:
             page_query["_id"] = {**page_query.get("_id", {}), "$lt": decode_cursor(after, field=["after"], prefix=CERTIFICATE_ID_PREFIX)}

@@ -33,7 +33,7 @@ from certreissue import logs
 from certreissue.bootstrap import Services, build_services
 from certreissue.settings import Settings
 from domain.model import Caller
-from resolvers.context import Context
+from resolvers.context import Context, Tuning
 from schema import build_schema
 from schema.root import Limits
 
@@ -59,9 +59,10 @@ def database_is_unavailable(error: BaseException) -> bool:
 class CertReissueGraphQL(GraphQL):
     """Strawberry's ASGI view with the caller resolved into a typed context."""
 
-    def __init__(self, services_ref: dict, **kwargs) -> None:
+    def __init__(self, services_ref: dict, tuning: Tuning = Tuning(), **kwargs) -> None:
         super().__init__(**kwargs)
         self._services_ref = services_ref
+        self._tuning = tuning
 
     async def handle_request(self, request: Request) -> Response:  # noqa: D102
         try:
@@ -72,7 +73,7 @@ class CertReissueGraphQL(GraphQL):
     async def get_context(self, request, response) -> Context:
         # The GraphiQL page is rendered without a caller; no operation runs without one.
         caller = request.scope.get("state", {}).get("caller") or ANONYMOUS
-        return Context(services=self._services_ref["services"], caller=caller)
+        return Context(services=self._services_ref["services"], caller=caller, tuning=self._tuning)
 
 
 class RequestIdMiddleware:
@@ -167,15 +168,18 @@ async def _sweep_forever(services: Services) -> None:
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
 
 
-def create_app(settings: Settings, mongodb_uri: str) -> ASGIApp:
-    """The ASGI app for one database URI (the embedded one is started by the CLI)."""
+def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) -> ASGIApp:
+    """The ASGI app for one database URI (the embedded one is started by the CLI).
+    `tuning` is for `make bench` only (each optimisation's before/after)."""
     services_ref: dict = {}
     graphql_app = CertReissueGraphQL(
         services_ref,
+        tuning=tuning,
         schema=build_schema(
             introspection=settings.graphiql,
             limits=Limits(settings.max_query_depth, settings.max_aliases, settings.max_tokens),
             unavailable=database_is_unavailable,
+            tuning=tuning,
         ),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,

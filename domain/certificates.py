@@ -208,7 +208,9 @@ class CertificateService:
         first: int,
         after: str | None,
         reissuing: list[str] | None = None,
+        with_total: bool = True,
     ) -> Page:
+        """`with_total=False` skips the count (a query that does not select totalCount)."""
         if first < 0:
             raise InvalidInput("first must not be negative", field=["first"])
         first = min(first, MAX_PAGE_SIZE)
@@ -234,7 +236,8 @@ class CertificateService:
                 expires_before=filter.expires_before,
             )
         return await self._repository.list(
-            caller.account, filter, first=first, after=after, now=self._clock.now(), reissuing=reissuing or ()
+            caller.account, filter, first=first, after=after, now=self._clock.now(), reissuing=reissuing or (),
+            with_total=with_total,
         )
 
     def private_key_pem(self, caller: Caller, certificate: Certificate) -> str | None:

@@ -154,4 +154,4 @@ class Page:
 
     items: list = field(default_factory=list)
     has_next_page: bool = False
-    total_count: int = 0
+    total_count: int | None = 0  # None: not counted (the caller did not ask)

@@ -57,6 +57,7 @@ class CertificateRepository(ABC):
         after: str | None,
         now: datetime,
         reissuing: Sequence[str] = (),
+        with_total: bool = True,
     ) -> Page:
         """`reissuing`: the IDs of certificates with an active reissue (status REISSUING)."""
 

@@ -15,14 +15,26 @@ async def certificate(ctx: Context, certificate_id: str) -> Certificate | None:
 
 
 async def certificates(
-    ctx: Context, *, first: int, after: str | None, filter: CertificateFilter
+    ctx: Context,
+    *,
+    first: int,
+    after: str | None,
+    filter: CertificateFilter,
+    related: frozenset[str] = frozenset(),
+    with_total: bool = True,
 ) -> Page:
+    """`related`: which of the nodes' fields that need reissue data the query selects
+    ("actives", "eligibility"); with Tuning.preload_page they are loaded here, once."""
     reissuing = None
     if filter.status in (CertificateStatus.ISSUED, CertificateStatus.REISSUING):
         reissuing = await ctx.services.reissues.reissuing_certificate_ids(ctx.caller)
-    page = await ctx.services.certificates.list(ctx.caller, filter, first=first, after=after, reissuing=reissuing)
+    page = await ctx.services.certificates.list(
+        ctx.caller, filter, first=first, after=after, reissuing=reissuing, with_total=with_total
+    )
     for item in page.items:
         ctx.certificate_loader.prime(item.id, item)
+    if ctx.tuning.preload_page and related and page.items:
+        await ctx.preload(page.items, actives="actives" in related, eligibility="eligibility" in related)
     return page
 
 

@@ -5,7 +5,7 @@ however many appear in one response)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
@@ -17,10 +17,42 @@ if TYPE_CHECKING:
     from certreissue.bootstrap import Services
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """The GraphQL layer's optimisations, each on by default. They are switches only so that
+    `make bench` can measure each one's effect (before/after) in one run; the service never
+    turns them off.
+
+    - document_caches: Strawberry's ParserCache and ValidationCache (a repeated document is
+      parsed and validated once).
+    - batch_loads: DataLoaders batch every key of one tick into one query (off: one query
+      per key, the N+1 pattern).
+    - preload_page: `certificates` loads the page's reissues in progress and eligibility
+      itself, before its fields resolve, so status/activeReissue/reissueEligibility return
+      plain data without awaiting (off: each field awaits its DataLoader).
+    """
+
+    document_caches: bool = True
+    batch_loads: bool = True
+    preload_page: bool = True
+
+
+NOT_LOADED: Any = object()
+"""What `Context.loaded_*` answer when the value is not in the request's DataLoader yet."""
+
+
+def _loaded(loader: DataLoader, key: Any) -> Any:
+    future = loader.cache_map.get(key)
+    if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+        return NOT_LOADED
+    return future.result()
+
+
 @dataclass
 class Context:
     services: Services
     caller: Caller
+    tuning: Tuning = field(default_factory=Tuning)
     certificate_loader: DataLoader[str, Certificate | None] = field(init=False)
     reissue_loader: DataLoader[str, Reissue | None] = field(init=False)
     domain_active_loader: DataLoader[str, list[Reissue]] = field(init=False)
@@ -45,10 +77,30 @@ class Context:
             found = await self.services.reissues.eligibility_many(self.caller, certificates, domain_actives=actives)
             return [found[c.id] for c in certificates]
 
-        self.certificate_loader = DataLoader(load_fn=load_certificates)
-        self.eligibility_loader = DataLoader(load_fn=load_eligibility, cache_key_fn=lambda c: c.id)
-        self.reissue_loader = DataLoader(load_fn=load_reissues)
-        self.domain_active_loader = DataLoader(load_fn=load_domain_actives)
+        batch = None if self.tuning.batch_loads else 1
+        self.certificate_loader = DataLoader(load_fn=load_certificates, max_batch_size=batch)
+        self.eligibility_loader = DataLoader(load_fn=load_eligibility, cache_key_fn=lambda c: c.id, max_batch_size=batch)
+        self.reissue_loader = DataLoader(load_fn=load_reissues, max_batch_size=batch)
+        self.domain_active_loader = DataLoader(load_fn=load_domain_actives, max_batch_size=batch)
+
+    async def preload(self, certificates: list[Certificate], *, actives: bool, eligibility: bool) -> None:
+        """Fills the DataLoaders for a page before its fields resolve (Tuning.preload_page):
+        the same queries the fields would batch, issued once, so the fields answer from memory."""
+        if eligibility:
+            await self.eligibility_loader.load_many(certificates)  # loads the domains' actives too
+        elif actives:
+            await self.domain_active_loader.load_many(sorted({c.primary_domain for c in certificates}))
+
+    def loaded_active_reissue(self, certificate: Certificate) -> Reissue | None:
+        """`active_reissue` when its primary domain is loaded already, else NOT_LOADED."""
+        actives = _loaded(self.domain_active_loader, certificate.primary_domain)
+        if actives is NOT_LOADED:
+            return NOT_LOADED
+        return next((r for r in actives if r.certificate_id == certificate.id), None)
+
+    def loaded_eligibility(self, certificate: Certificate) -> Eligibility:
+        """The certificate's eligibility when loaded already, else NOT_LOADED."""
+        return _loaded(self.eligibility_loader, certificate)
 
     async def active_reissue(self, certificate: Certificate) -> Reissue | None:
         """R4: the certificate's reissue in progress, from its primary domain's (one read

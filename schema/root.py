@@ -23,7 +23,7 @@ from domain.errors import DomainError
 from schema.extensions import MaskInternalErrors, RateLimitMutations
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
-from resolvers.context import Context
+from resolvers.context import Context, Tuning
 from schema.inputs import CertificateFilter, ReissueFilter, RequestReissueInput, UploadCertificateInput
 from schema.reissue_types import Reissue, ReissueConnection
 from schema.types import (
@@ -75,6 +75,42 @@ class ReissuePreview:
     waivers: list[Waiver]
 
 
+# Fields of a page's nodes that need reissue data, and which data (resolvers.certificates).
+_NODE_RELATIONS = {"status": "actives", "activeReissue": "actives", "reissueEligibility": "eligibility"}
+
+
+def _selected(info: strawberry.Info, path: tuple[str, ...]) -> set[str]:
+    """The field names the query selects at `path` below this field (fragments included),
+    read off the query document."""
+    raw = info._raw_info  # noqa: SLF001 - graphql-core's info: the field's AST and fragments
+    names: set[str] = set()
+
+    def walk(selection_set, path: tuple[str, ...]) -> None:
+        for selection in selection_set.selections if selection_set else ():
+            kind = selection.kind
+            if kind == "field":
+                if not path:
+                    names.add(selection.name.value)
+                elif selection.name.value == path[0]:
+                    walk(selection.selection_set, path[1:])
+            elif kind == "inline_fragment":
+                walk(selection.selection_set, path)
+            elif kind == "fragment_spread":
+                fragment = raw.fragments.get(selection.name.value)
+                if fragment is not None:
+                    walk(fragment.selection_set, path)
+
+    for node in raw.field_nodes:
+        walk(node.selection_set, path)
+    return names
+
+
+def _page_relations(info: strawberry.Info) -> frozenset[str]:
+    """Which reissue data `certificates { edges { node { ... } } }` selects: a page that
+    does not ask costs no query for it."""
+    return frozenset(_NODE_RELATIONS[n] for n in _selected(info, ("edges", "node")) if n in _NODE_RELATIONS)
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -100,7 +136,12 @@ class Query:
         filter: CertificateFilter | None = None,
     ) -> CertificateConnection:
         page = await certificate_resolvers.certificates(
-            info.context, first=20 if first is None else first, after=after, filter=(filter or CertificateFilter()).to_domain()
+            info.context,
+            first=20 if first is None else first,
+            after=after,
+            filter=(filter or CertificateFilter()).to_domain(),
+            related=_page_relations(info),
+            with_total="totalCount" in _selected(info, ()),
         )
         return CertificateConnection.from_page(page, info.context.now)
 
@@ -233,6 +274,7 @@ def build_schema(
     introspection: bool = True,
     limits: Limits = Limits(),
     unavailable: Callable[[BaseException], bool] = lambda error: False,
+    tuning: Tuning = Tuning(),
 ) -> strawberry.Schema:
     """`introspection=False` also drops field suggestions from validation messages;
     `unavailable` tells which exceptions mean the database is down."""
@@ -247,10 +289,10 @@ def build_schema(
         lambda: MaskInternalErrors(unavailable),
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
         RateLimitMutations,
     ]
+    if tuning.document_caches:
+        extensions[3:3] = [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)]
     if not introspection:
         extensions.append(DisableIntrospection)
     return CertReissueSchema(

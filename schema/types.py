@@ -14,6 +14,7 @@ from domain.model import Page
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from domain.pagination import encode_cursor
+from resolvers.context import NOT_LOADED
 
 if TYPE_CHECKING:
     from resolvers.context import Context
@@ -171,22 +172,42 @@ class Certificate(Node):
     def private_key_pem(self, info: strawberry.Info[Context]) -> str | None:
         return certificate_resolvers.private_key_pem(info.context, self.model)
 
+    # status, activeReissue and reissueEligibility are plain (not async) resolvers: on a page,
+    # `certificates` has loaded what they need (Tuning.preload_page), and they answer from
+    # memory; only where it is not loaded yet (certificate(id), node) do they return the
+    # DataLoader's awaitable. A page of 50 thus costs no awaitable per field (issue 5).
     @strawberry.field
-    async def status(self, info: strawberry.Info[Context]) -> CertificateStatus:
+    def status(self, info: strawberry.Info[Context]) -> CertificateStatus:
         """REISSUING while a reissue is in progress (R4); EXPIRED past notAfter."""
-        status = self.model.status_at(info.context.now)
-        if status == model.CertificateStatus.ISSUED:
-            if await reissue_resolvers.active_reissue(info.context, self.model) is not None:
-                return model.CertificateStatus.REISSUING
+        ctx = info.context
+        status = self.model.status_at(ctx.now)
+        if status != model.CertificateStatus.ISSUED:
+            return status
+        active = ctx.loaded_active_reissue(self.model)
+        if active is NOT_LOADED:
+            return self._status_when_loaded(ctx, status)
+        return model.CertificateStatus.REISSUING if active is not None else status
+
+    async def _status_when_loaded(self, ctx: Context, status: model.CertificateStatus) -> model.CertificateStatus:
+        if await reissue_resolvers.active_reissue(ctx, self.model) is not None:
+            return model.CertificateStatus.REISSUING
         return status
 
     @strawberry.field(description="The reissue in progress, if any (R4).")
-    async def active_reissue(
+    def active_reissue(
         self, info: strawberry.Info[Context]
     ) -> Annotated[Reissue, strawberry.lazy("schema.reissue_types")] | None:
         from schema.reissue_types import Reissue
 
-        found = await reissue_resolvers.active_reissue(info.context, self.model)
+        found = info.context.loaded_active_reissue(self.model)
+        if found is NOT_LOADED:
+            return self._active_reissue_when_loaded(info.context)
+        return Reissue.from_domain(found) if found else None
+
+    async def _active_reissue_when_loaded(self, ctx: Context):
+        from schema.reissue_types import Reissue
+
+        found = await reissue_resolvers.active_reissue(ctx, self.model)
         return Reissue.from_domain(found) if found else None
 
     @strawberry.field
@@ -201,8 +222,14 @@ class Certificate(Node):
         return ReissueConnection.from_page(page)
 
     @strawberry.field
-    async def reissue_eligibility(self, info: strawberry.Info[Context]) -> ReissueEligibility:
-        return ReissueEligibility.from_domain(await reissue_resolvers.eligibility(info.context, self.model))
+    def reissue_eligibility(self, info: strawberry.Info[Context]) -> ReissueEligibility:
+        found = info.context.loaded_eligibility(self.model)
+        if found is NOT_LOADED:
+            return self._eligibility_when_loaded(info.context)
+        return ReissueEligibility.from_domain(found)
+
+    async def _eligibility_when_loaded(self, ctx: Context) -> ReissueEligibility:
+        return ReissueEligibility.from_domain(await reissue_resolvers.eligibility(ctx, self.model))
 
 
 @strawberry.type

@@ -90,3 +90,86 @@ async def test_nested_reissue_fields_cost_the_same_commands_for_5_and_50_certifi
     # count, page, the active reissues under the page's primary domains (the token is
     # known from the first run: the token store caches it).
     assert large <= 3, counter.commands
+
+
+FRAGMENTED = """
+query Fragmented($first: Int) {
+  certificates(first: $first) { edges { ...Edge } }
+}
+fragment Edge on CertificateEdge { node { id ... on Certificate { ...Reissuing } } }
+fragment Reissuing on Certificate {
+  status
+  activeReissue { id status }
+  reissueEligibility { eligible flow reasons { code } }
+}
+"""
+
+SINGLE = """
+query One($id: ID!) {
+  certificate(id: $id) {
+    id status
+    activeReissue { id status }
+    reissueEligibility { eligible flow reasons { code } }
+  }
+}
+"""
+
+PLAIN = "query Plain($first: Int) { certificates(first: $first) { edges { node { id domain } } } }"
+COUNTED = "query Counted($first: Int) { certificates(first: $first) { n: totalCount edges { node { id domain } } } }"
+
+
+async def min_commands(client, counter, query: str, variables: dict) -> list[str]:
+    """The commands of the cheapest of 3 runs (a background sweep may add some to one)."""
+    runs = []
+    for _ in range(3):
+        counter.commands.clear()
+        counter.enabled = True
+        await client(query, variables)
+        counter.enabled = False
+        runs.append(list(counter.commands))
+    return min(runs, key=len)
+
+
+async def test_page_fields_loaded_with_the_page_agree_with_single_lookups(counted, services, client_for):
+    """R4/R3 on a page: status, activeReissue and reissueEligibility answered from the data
+    `certificates` preloads (named and inline fragments included) equal what each
+    certificate(id) answers through its DataLoaders, for reissuing, locked and free ones."""
+    server, counter = counted
+    account = f"trips-{uuid.uuid4().hex[:8]}"
+    owner = await client_for(account, "owner")
+    zone, other = unique_zone(), unique_zone()
+    reissuing, _ = await upload_cert(owner, f"a.{zone}")
+    locked, _ = await upload_cert(owner, f"b.{zone}")
+    free, _ = await upload_cert(owner, f"c.{other}")
+    assert (await request(owner, certificateId=reissuing["id"], csrSource="ONLINE", reason="r"))["userErrors"] == []
+    token = await services.tokens.create(account, [Role.OWNER])
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        client = GraphQLClient(http, token)
+        page = await client(FRAGMENTED, {"first": 10})
+        # The page and the reissues in progress under its primary domains (no totalCount asked).
+        assert await min_commands(client, counter, FRAGMENTED, {"first": 10}) == ["find", "find"]
+        nodes = {e["node"]["id"]: e["node"] for e in page["certificates"]["edges"]}
+        assert set(nodes) == {reissuing["id"], locked["id"], free["id"]}
+        for cid, node in nodes.items():
+            single = (await client(SINGLE, {"id": cid}))["certificate"]
+            assert node == single
+    assert nodes[reissuing["id"]]["status"] == "REISSUING"
+    assert nodes[reissuing["id"]]["activeReissue"]["status"] == "PENDING_DOMAIN_VALIDATION"
+    assert nodes[locked["id"]]["status"] == "ISSUED" and nodes[locked["id"]]["activeReissue"] is None
+    assert {r["code"] for r in nodes[locked["id"]]["reissueEligibility"]["reasons"]} == {"PRIMARY_DOMAIN_LOCKED"}
+    assert nodes[free["id"]]["reissueEligibility"]["eligible"] is True
+
+
+async def test_page_reads_only_what_the_query_selects(counted, services, client_for):
+    """No reissue read without a reissue field, no count without totalCount (aliased or not)."""
+    server, counter = counted
+    account = f"trips-{uuid.uuid4().hex[:8]}"
+    owner = await client_for(account, "owner")
+    await upload_cert(owner, f"a.{unique_zone()}")
+    await upload_cert(owner, f"b.{unique_zone()}")
+    token = await services.tokens.create(account, [Role.OWNER])
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        client = GraphQLClient(http, token)
+        assert await min_commands(client, counter, PLAIN, {"first": 10}) == ["find"]
+        assert sorted(await min_commands(client, counter, COUNTED, {"first": 10})) == ["aggregate", "find"]
+        assert (await client(COUNTED, {"first": 1}))["certificates"]["n"] == 2
