@@ -1,6 +1,6 @@
 """`python -m bench [--quick] [--only SECTION ...]`: measure, then write the report.
 
-Sections (all by default): throughput, profile, memory, scale. Raw figures go to
+Sections (all by default): throughput, changes, profile, memory, drivers, scale. Raw figures go to
 <output>.json next to the report; `--only` re-measures some sections and keeps the others'
 figures from that file, so every figure in the report can be reproduced on its own.
 """
@@ -28,10 +28,14 @@ from bench import report
 from bench.scenarios import PAGE, REQUEST_REASON, SCENARIOS, graphql_body, payload_of, request_for
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("throughput", "profile", "memory", "scale")
+SECTIONS = ("throughput", "changes", "profile", "memory", "drivers", "scale")
 DB_BENCH = "certreissue_bench"
 DB_SCALE = "certreissue_bench_scale"
-MIXED_SCHEDULE = [["certificate", 10], ["previewReissue", 6], ["certificates50", 2], ["reissueCycle", 2]]
+DB_DRIVERS = "certreissue_bench_drivers"
+# Per 40 actions (a cycle is two requests): mostly the cheap reads, a page and cycles among
+# them; weighted so 100,000 requests fit in a bench run on FerretDB (a page costs it ~30x a
+# certificate(id): it reads the whole certificates table).
+MIXED_SCHEDULE = [["certificate", 28], ["previewReissue", 9], ["certificates50", 1], ["reissueCycle", 2]]
 
 
 def log(message: str) -> None:
@@ -53,11 +57,14 @@ class Options:
     scale_certificates: int
     scale_requests: int
     memory_requests: int
+    driver_ops: int
     profile_seconds: float
+    changes_seconds: float
     cycle_domains: int
     output: Path
     keep: bool
     log_level: str
+    mongodb_uri: str | None = None
     render_only: bool = False
 
     def command(self, *extra: str) -> str:
@@ -80,10 +87,14 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--max-requests", type=int, help="requests per run at most (default 20000)")
     p.add_argument("--scale-certificates", type=int, help="certificates in the scale account (default 100000; quick 2000)")
     p.add_argument("--scale-requests", type=int, help="requests per page in the scale test (default 2; quick 2)")
-    p.add_argument("--memory-requests", type=int, help="mixed requests of the memory test (default 3000; quick 200)")
+    p.add_argument("--memory-requests", type=int, help="mixed requests of the memory test (default 100000; quick 200)")
+    p.add_argument("--driver-ops", type=int, help="find_one and update_one calls per driver (default 10000; quick 500)")
     p.add_argument("--profile-seconds", type=float, help="seconds per scenario in-process (default 4; quick 1)")
+    p.add_argument("--changes-seconds", type=float, help="seconds per scenario and side, before/after (default 4; quick 1)")
     p.add_argument("--cycle-domains", type=int, default=200, help="primary domains of the reissue cycle (default 200)")
     p.add_argument("--output", type=Path, help="report path (default docs/performance.md; quick var/bench-quick/performance.md)")
+    p.add_argument("--mongodb-uri", help="measure against this server (e.g. the docker-compose MongoDB) instead of "
+                   "starting the embedded FerretDB; the bench databases on it are dropped and rewritten")
     p.add_argument("--keep", action="store_true", help="keep the temporary database directory")
     p.add_argument("--render-only", action="store_true", help="rewrite the report from <output>.json, measure nothing")
     p.add_argument("--log-level", default="warning", help="the API process's log level (default warning)")
@@ -104,13 +115,16 @@ def parse_args(argv: list[str] | None) -> Options:
         max_requests=pick(a.max_requests, 20000, 20000),
         scale_certificates=pick(a.scale_certificates, 100_000, 2000),
         scale_requests=pick(a.scale_requests, 2, 2),
-        memory_requests=pick(a.memory_requests, 3000, 200),
+        memory_requests=pick(a.memory_requests, 100_000, 200),
+        driver_ops=pick(a.driver_ops, 10_000, 500),
         profile_seconds=pick(a.profile_seconds, 4.0, 1.0),
+        changes_seconds=pick(a.changes_seconds, 4.0, 1.0),
         cycle_domains=a.cycle_domains,
         output=a.output or (ROOT / ("var/bench-quick/performance.md" if q else "docs/performance.md")),
         keep=a.keep,
         log_level=a.log_level,
         render_only=a.render_only,
+        mongodb_uri=a.mongodb_uri,
     )
 
 
@@ -315,7 +329,7 @@ def run_throughput(opts: Options, uri: str, data_dir: Path, work: Path, bench: d
                 "port": api.port, "token": bench["token"], "variant": variant, "concurrency": concurrency,
                 "duration": opts.duration, "warmup": opts.warmup, "max_requests": opts.max_requests,
                 "mode": "cycle" if scenario == "reissueCycle" else "simple", "scenario": scenario,
-                "keys": keys[scenario], "timeout": 120, "cpu_pids": {"api": api.pid, "db": db_pid},
+                "keys": keys[scenario], "timeout": 120, "cpu_pids": {"api": api.pid, **({"db": db_pid} if db_pid else {})},
             }
             result = loadgen(spec)
             if scenario == "reissueCycle":
@@ -352,6 +366,22 @@ def run_profile(opts: Options, uri: str, data_dir: Path, work: Path, bench: dict
     result["command"] = opts.command("--only profile")
     result["seconds_per_scenario"] = opts.profile_seconds
     return result
+
+
+def run_changes(opts: Options, uri: str, data_dir: Path, bench: dict) -> dict:
+    from bench.app import create_bench_app
+    from bench.inproc import run_changes as measure
+
+    settings = settings_for(data_dir, DB_BENCH, uri)
+    result = asyncio.run(
+        measure(
+            lambda tuning: create_bench_app(settings, uri, tuning=tuning), bench["token"], keys_for(bench),
+            database=DB_BENCH, seconds=opts.changes_seconds, max_requests=opts.max_requests,
+            cleanup=lambda: purge_cycle_reissues(uri, DB_BENCH),
+        )
+    )
+    return {"changes": result, "seconds_per_side": opts.changes_seconds,
+            "command": opts.command("--only changes")}
 
 
 def run_memory(opts: Options, uri: str, data_dir: Path, work: Path, bench: dict) -> dict:
@@ -397,6 +427,16 @@ def run_memory(opts: Options, uri: str, data_dir: Path, work: Path, bench: dict)
         api.stop()
 
 
+def run_drivers(opts: Options, uri: str) -> dict:
+    import uvloop
+
+    from bench.drivers import compare
+
+    result = uvloop.run(compare(uri, DB_DRIVERS, ops=opts.driver_ops, concurrent_ops=max(500, opts.driver_ops // 5)))
+    result["command"] = opts.command("--only drivers", f"--driver-ops {opts.driver_ops}")
+    return result
+
+
 async def _explain_and_time(uri: str, ids: list[str], reps: int) -> dict:
     """Direct PyMongo timings of the reads behind the page, and FerretDB's explain."""
     from pymongo import AsyncMongoClient
@@ -430,16 +470,18 @@ async def _explain_and_time(uri: str, ids: list[str], reps: int) -> dict:
         commands = {
             "first page": {"find": "certificates", "filter": {"account": SCALE_ACCOUNT}, "sort": {"_id": -1}, "limit": 51},
             "deep page": {"find": "certificates", "filter": {"account": SCALE_ACCOUNT, "_id": {"$lt": deep_after}}, "sort": {"_id": -1}, "limit": 51},
-            "totalCount": {"count": "certificates", "query": {"account": SCALE_ACCOUNT}},
+            # totalCount: what count_documents sends
+            "totalCount": {"aggregate": "certificates", "pipeline": [{"$match": {"account": SCALE_ACCOUNT}}, {"$group": {"_id": 1, "n": {"$sum": 1}}}], "cursor": {}},
             "find_one({_id})": {"find": "certificates", "filter": {"_id": ids[0]}, "limit": 1},
             "find_one({_id, account})": {"find": "certificates", "filter": {"_id": ids[0], "account": SCALE_ACCOUNT}, "limit": 1},
         }
         for name, command in commands.items():
             try:
                 r = await db.command({"explain": command})
-                explains[name] = {
-                    k: r.get(k) for k in ("queryPlanner", "filterPushdown", "sortPushdown", "limitPushdown")
-                }
+                planner = r.get("queryPlanner")
+                if planner is None and r.get("stages"):  # MongoDB's aggregate explain
+                    planner = (r["stages"][0].get("$cursor") or {}).get("queryPlanner")
+                explains[name] = {"queryPlanner": planner, **{k: r.get(k) for k in ("filterPushdown", "sortPushdown", "limitPushdown")}}
             except Exception as exc:  # noqa: BLE001 - report what the server says
                 explains[name] = {"error": str(exc)}
         indexes = [
@@ -521,6 +563,22 @@ def run_scale(opts: Options, uri: str, data_dir: Path, work: Path) -> dict:
 # -- machine ----------------------------------------------------------------------------
 
 
+async def server_info(uri: str) -> dict:
+    """What answers at `uri`: FerretDB says so in buildInfo."""
+    from pymongo import AsyncMongoClient
+
+    client = AsyncMongoClient(uri, serverSelectionTimeoutMS=10000)
+    try:
+        info = await client.admin.command("buildInfo")
+        ferret = info.get("ferretdb")
+        return {"version": info.get("version"), "ferretdb": bool(ferret),
+                "name": f"FerretDB {ferret.get('version')}" if isinstance(ferret, dict) else
+                ("FerretDB" if ferret else f"MongoDB {info.get('version')}")}
+    finally:
+        await client.close()
+
+
+
 def machine() -> dict:
     from importlib.metadata import version
 
@@ -541,7 +599,7 @@ def machine() -> dict:
         out = subprocess.run([str(locate_binary()), "--version"], capture_output=True, text=True, timeout=10).stdout
         ferret = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.lower().startswith("version")), out.split("\n")[0])
     packages = {}
-    for name in ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "uvloop", "httptools", "pymongo", "pyinstrument"):
+    for name in ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "uvloop", "httptools", "pymongo", "motor", "pyinstrument"):
         with contextlib.suppress(Exception):
             packages[name] = version(name)
     return {
@@ -600,14 +658,19 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads(json_path.read_text())
     work = Path(tempfile.mkdtemp(prefix="certreissue-bench-"))
     data_dir = work / "data"
-    database = EmbeddedDatabase(work / "ferretdb")
-    log(f"work dir {work}; starting FerretDB")
-    uri = database.start()
+    database = None if opts.mongodb_uri else EmbeddedDatabase(work / "ferretdb")
+    if database is None:
+        uri = opts.mongodb_uri
+        log(f"work dir {work}; server {uri.split('@')[-1]}")
+    else:
+        log(f"work dir {work}; starting FerretDB")
+        uri = database.start()
     started = time.monotonic()
     ok = False
     try:
         results["machine"] = machine()
-        needs_bench = {"throughput", "profile", "memory"} & set(opts.only)
+        results["machine"]["server"] = asyncio.run(server_info(uri))
+        needs_bench = {"throughput", "changes", "profile", "memory"} & set(opts.only)
         bench = None
         if needs_bench:
             from bench.dataset import load_bench_account
@@ -626,9 +689,11 @@ def main(argv: list[str] | None = None) -> int:
             }
             log(f"bench account loaded: {results['dataset']}")
         sections = {
-            "throughput": lambda: run_throughput(opts, uri, data_dir, work, bench, database.process.pid),
+            "throughput": lambda: run_throughput(opts, uri, data_dir, work, bench, database.process.pid if database else None),
+            "changes": lambda: run_changes(opts, uri, data_dir, bench),
             "profile": lambda: run_profile(opts, uri, data_dir, work, bench),
             "memory": lambda: run_memory(opts, uri, data_dir, work, bench),
+            "drivers": lambda: run_drivers(opts, uri),
             "scale": lambda: run_scale(opts, uri, data_dir, work),
         }
         for name in SECTIONS:
@@ -648,7 +713,8 @@ def main(argv: list[str] | None = None) -> int:
         results["total_seconds"] = time.monotonic() - started
         ok = True
     finally:
-        database.stop()
+        if database is not None:
+            database.stop()
         if ok and not opts.keep:
             profiles = work / "profiles"
             if profiles.exists():  # the full pyinstrument trees, kept out of git (var/)

@@ -38,6 +38,7 @@ from domain.errors import DomainError, ErrorCode, InvalidInput
 from domain.model import Caller, ValidationMethod
 from domain.pagination import encode_cursor
 from domain.reissues import CsrSource
+from resolvers.context import Tuning
 
 log = logging.getLogger("certreissue.bench")
 
@@ -339,9 +340,10 @@ async def run_lifespan(app: ASGIApp) -> AsyncIterator[None]:
         await task
 
 
-def create_bench_app(settings: Settings, mongodb_uri: str) -> ASGIApp:
-    """The service's app, untouched, with the floor routes under /floor/."""
-    service = create_app(settings, mongodb_uri)
+def create_bench_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) -> ASGIApp:
+    """The service's app, untouched, with the floor routes under /floor/ (`tuning` turns one
+    of the GraphQL layer's optimisations off for the before/after section)."""
+    service = create_app(settings, mongodb_uri, tuning=tuning)
     holder: dict = {}
 
     def floor_route(name: str):

@@ -243,3 +243,96 @@ async def run_inprocess(
             )
             profiler.write_html(str(out_dir / f"profile-{scenario}.html"))
     return results
+
+
+# -- before/after: each optimisation of the GraphQL layer turned off, one at a time ------
+
+CHANGES = {
+    "document_caches": {
+        "what": "ParserCache + ValidationCache: a repeated query document is parsed and validated once",
+        "scenarios": ["certificate", "certificates50", "previewReissue"],
+    },
+    "batch_loads": {
+        "what": "DataLoader batching: one query per kind of object per request (off: one per key, N+1)",
+        "scenarios": ["certificates50"],
+    },
+    "preload_page": {
+        "what": "`certificates` loads its page's reissues in progress and eligibility itself; "
+        "status/activeReissue/reissueEligibility answer from memory instead of each awaiting a DataLoader",
+        "scenarios": ["certificates50"],
+    },
+}
+
+
+class _Commands:
+    """Counts the commands sent to one database (PyMongo command monitoring)."""
+
+    def __init__(self, database: str) -> None:
+        from pymongo import monitoring
+
+        self.database = database
+        self.enabled = False
+        self.names: list[str] = []
+        listener = self
+
+        class Listener(monitoring.CommandListener):
+            def started(self, event):
+                if listener.enabled and event.database_name == listener.database:
+                    listener.names.append(event.command_name)
+
+            def succeeded(self, event):
+                pass
+
+            def failed(self, event):
+                pass
+
+        monitoring.register(Listener())
+
+    async def per_request(self, runner: InProcess, scenario: str) -> int:
+        """Commands of one request (the fewest of 3: a background sweep may add some)."""
+        counts = []
+        for i in range(3):
+            self.names.clear()
+            self.enabled = True
+            await runner.one(scenario, "graphql", i)
+            self.enabled = False
+            counts.append(len(self.names))
+        return min(counts)
+
+
+async def run_changes(app_factory, token: str, keys: dict, *, database: str, seconds: float, max_requests: int, cleanup) -> dict:
+    """For each optimisation: the service with it (after) and without it (before), in this
+    process, on the same database, timed in interleaved passes (before, after, before,
+    after); CPU and wall per request, and database commands per request."""
+    from dataclasses import replace
+
+    from bench.app import run_lifespan
+    from resolvers.context import Tuning
+
+    commands = _Commands(database)  # registered before any client exists
+    results: dict = {}
+    for change, spec in CHANGES.items():
+        apps = {"after": app_factory(Tuning()), "before": app_factory(replace(Tuning(), **{change: False}))}
+        async with run_lifespan(apps["after"]), run_lifespan(apps["before"]):
+            runners = {side: InProcess(app, token, keys) for side, app in apps.items()}
+            rows = {}
+            for scenario in spec["scenarios"]:
+                for side in ("before", "after"):  # warm up: connections, caches, the token
+                    for i in range(3):
+                        await runners[side].one(scenario, "graphql", i)
+                passes: dict = {"before": [], "after": []}
+                for side in ("before", "after", "before", "after"):
+                    passes[side].append(await runners[side].timed(scenario, "graphql", seconds / 2, max_requests))
+                rows[scenario] = {
+                    side: {
+                        "requests": sum(t["requests"] for t in ts),
+                        # per request over both passes of the side
+                        "cpu_ms": sum(t["cpu_ms"] * t["requests"] for t in ts) / max(1, sum(t["requests"] for t in ts)),
+                        "wall_ms": sum(t["mean_ms"] * t["requests"] for t in ts) / max(1, sum(t["requests"] for t in ts)),
+                        "commands": await commands.per_request(runners[side], scenario),
+                    }
+                    for side, ts in passes.items()
+                }
+                await cleanup()
+            results[change] = {"what": spec["what"], "scenarios": rows}
+    return results

@@ -1,0 +1,46 @@
+"""The service talks to MongoDB through PyMongo's AsyncMongoClient only: Motor (deprecated
+2026-05-14) is a benchmark-only dependency, for `make bench`'s driver comparison (issue 5)."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE_PACKAGES = ("domain", "adapters", "schema", "resolvers", "certreissue")
+
+
+def imported_modules(package: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                found.setdefault(name.split(".")[0], set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_no_service_module_imports_motor_or_the_bench():
+    for package in SERVICE_PACKAGES:
+        modules = imported_modules(package)
+        assert "motor" not in modules, modules.get("motor")
+        assert "bench" not in modules, modules.get("bench")
+    assert "pymongo" in imported_modules("adapters")  # the driver lives in the adapters
+
+
+def test_the_domain_does_no_io():
+    io = {"pymongo", "bson", "httpx", "dns", "starlette", "strawberry", "uvicorn", "socket", "subprocess"}
+    modules = imported_modules("domain")
+    assert not io & set(modules), {m: modules[m] for m in io & set(modules)}
+
+
+def test_motor_is_only_in_the_bench_extra():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any(d.lower().startswith("motor") for d in project["dependencies"])
+    extras = project["optional-dependencies"]
+    assert [e for e, deps in extras.items() if any(d.lower().startswith("motor") for d in deps)] == ["bench"]
