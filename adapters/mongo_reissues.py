@@ -172,6 +172,8 @@ def reissue_from_doc(d: dict) -> Reissue:
 
 
 class MongoReissueRepository(ReissueRepository):
+    nested_read_bound = 500  # list_by_certificates: documents in its one read, at least
+
     def __init__(self, database: Database) -> None:
         self._col = database.db.reissues
         self._transitions = database.db.reissue_transitions
@@ -225,6 +227,52 @@ class MongoReissueRepository(ReissueRepository):
         return Page(
             items=[reissue_from_doc(d) for d in docs[:first]], has_next_page=len(docs) > first, total_count=total
         )
+
+    async def list_by_certificates(
+        self, account: str, certificate_ids: Sequence[str], *, first: int, after: str | None, with_total: bool
+    ) -> dict[str, Page]:
+        ids = sorted(set(certificate_ids))
+        if not ids:
+            return {}
+        query: dict = {"account": account, "certificateId": {"$in": ids}}
+        if after:
+            query["_id"] = {"$lt": decode_cursor(after, field=["after"], prefix=REISSUE_ID_PREFIX)}
+        # Newest first across all the certificates, bounded. A full read covers every
+        # reissue newer than its last one, so a certificate with more than `first` in it is
+        # done; the others (a few long histories crowded them out) are read again, together,
+        # from there. Each round finishes at least one certificate; usually there is one round.
+        bound = max(self.nested_read_bound, (first + 1) * len(ids))
+        grouped: dict[str, list] = {i: [] for i in ids}
+        pending, cutoff_query, complete = ids, query, None
+        while pending:
+            docs = await self._col.find({**cutoff_query, "certificateId": {"$in": pending}}).sort(
+                "_id", DESCENDING).limit(bound).to_list()
+            if complete is None:  # the first read held every reissue asked for
+                complete = len(docs) < bound
+            for d in docs:
+                grouped[d["certificateId"]].append(d)
+            if len(docs) < bound:
+                break
+            cutoff_query = {**query, "_id": {"$lt": docs[-1]["_id"]}}
+            pending = [c for c in pending if len(grouped[c]) <= first]
+        totals: dict[str, int] = {}
+        if with_total:
+            if complete and not after:
+                totals = {cid: len(found) for cid, found in grouped.items()}
+            else:
+                rows = await self._col.aggregate([
+                    {"$match": {"account": account, "certificateId": {"$in": ids}}},
+                    {"$group": {"_id": "$certificateId", "n": {"$sum": 1}}},
+                ])
+                totals = {r["_id"]: r["n"] async for r in rows}
+        return {
+            cid: Page(
+                items=[reissue_from_doc(d) for d in found[:first]],
+                has_next_page=len(found) > first,
+                total_count=totals.get(cid, 0) if with_total else None,
+            )
+            for cid, found in grouped.items()
+        }
 
     async def transition(self, before: Reissue, after: Reissue) -> None:
         seq = len(after.events)

@@ -108,6 +108,13 @@ class ReissueRepository(ABC):
                    first: int, after: str | None) -> Page: ...
 
     @abstractmethod
+    async def list_by_certificates(
+        self, account: str, certificate_ids: Sequence[str], *, first: int, after: str | None, with_total: bool
+    ) -> dict[str, Page]:
+        """One page of reissues per certificate (newest first, each after `after`), for
+        all of them in a constant number of reads however many certificates there are."""
+
+    @abstractmethod
     async def transition(self, before, after) -> None:
         """Stores `after` (whose events are `before`'s plus one, R25) unless another
         transition took that event slot first: ConcurrentChange."""

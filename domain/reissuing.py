@@ -164,6 +164,21 @@ class ReissueService:
             total_count=page.total_count,
         )
 
+    async def list_by_certificates(
+        self, caller: Caller, certificate_ids: list[str], *, first: int, after: str | None, with_total: bool = True
+    ) -> dict[str, Page]:
+        """`Certificate.reissues` for many certificates at once (a page of them)."""
+        if first < 0:
+            raise InvalidInput("first must not be negative", field=["first"])
+        pages = await self._reissues.list_by_certificates(
+            caller.account, certificate_ids, first=min(first, 100), after=after, with_total=with_total
+        )
+        return {
+            cid: Page(items=[await self._fresh(r) for r in page.items], has_next_page=page.has_next_page,
+                      total_count=page.total_count)
+            for cid, page in pages.items()
+        }
+
     async def reissuing_certificate_ids(self, caller: Caller) -> list[str]:
         """The caller's certificates with an active reissue (status REISSUING)."""
         return await self._reissues.active_certificate_ids(caller.account)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
-from domain.model import Caller, Certificate
+from domain.model import Caller, Certificate, Page
 from domain.reissues import Reissue
 from domain.reissuing import Eligibility
 
@@ -57,6 +57,7 @@ class Context:
     reissue_loader: DataLoader[str, Reissue | None] = field(init=False)
     domain_active_loader: DataLoader[str, list[Reissue]] = field(init=False)
     eligibility_loader: DataLoader[Certificate, Eligibility] = field(init=False)
+    certificate_reissues_loader: DataLoader[tuple, Page] = field(init=False)
 
     def __post_init__(self) -> None:
         async def load_certificates(ids: list[str]) -> list[Certificate | None]:
@@ -77,19 +78,41 @@ class Context:
             found = await self.services.reissues.eligibility_many(self.caller, certificates, domain_actives=actives)
             return [found[c.id] for c in certificates]
 
+        async def load_certificate_reissues(keys: list[tuple]) -> list[Page]:
+            # key: (certificate ID, first, after, with_total); one read per distinct
+            # (first, after, with_total), i.e. one for a page of certificates.
+            groups: dict[tuple, list[str]] = {}
+            for cid, *args in keys:
+                groups.setdefault(tuple(args), []).append(cid)
+            pages: dict[tuple, Page | BaseException] = {}
+            for (first, after, with_total), ids in groups.items():
+                try:
+                    found = await self.services.reissues.list_by_certificates(
+                        self.caller, ids, first=first, after=after, with_total=with_total
+                    )
+                except Exception as error:  # noqa: BLE001 - this group's fields fail, not the batch's
+                    found = dict.fromkeys(ids, error)
+                for cid in ids:
+                    pages[(cid, first, after, with_total)] = found[cid]
+            return [pages[key] for key in keys]
+
         batch = None if self.tuning.batch_loads else 1
         self.certificate_loader = DataLoader(load_fn=load_certificates, max_batch_size=batch)
         self.eligibility_loader = DataLoader(load_fn=load_eligibility, cache_key_fn=lambda c: c.id, max_batch_size=batch)
         self.reissue_loader = DataLoader(load_fn=load_reissues, max_batch_size=batch)
         self.domain_active_loader = DataLoader(load_fn=load_domain_actives, max_batch_size=batch)
+        self.certificate_reissues_loader = DataLoader(load_fn=load_certificate_reissues, max_batch_size=batch)
 
     async def preload(self, certificates: list[Certificate], *, actives: bool, eligibility: bool) -> None:
         """Fills the DataLoaders for a page before its fields resolve (Tuning.preload_page):
         the same queries the fields would batch, issued once, so the fields answer from memory."""
-        if eligibility:
-            await self.eligibility_loader.load_many(certificates)  # loads the domains' actives too
-        elif actives:
-            await self.domain_active_loader.load_many(sorted({c.primary_domain for c in certificates}))
+        try:
+            if eligibility:
+                await self.eligibility_loader.load_many(certificates)  # loads the domains' actives too
+            elif actives:
+                await self.domain_active_loader.load_many(sorted({c.primary_domain for c in certificates}))
+        except Exception:  # noqa: BLE001 - the failed loads stay cached: each field raises it on its
+            pass  # own path (a nullable activeReissue becomes null with its error), as without a preload
 
     def loaded_active_reissue(self, certificate: Certificate) -> Reissue | None:
         """`active_reissue` when its primary domain is loaded already, else NOT_LOADED."""

@@ -24,6 +24,16 @@ async def reissues(ctx: Context, *, first: int, after: str | None, status=None, 
     return page
 
 
+async def certificate_reissues(
+    ctx: Context, certificate: Certificate, *, first: int, after: str | None, with_total: bool
+) -> Page:
+    """A certificate's reissues, batched with its siblings' on the same page."""
+    page = await ctx.certificate_reissues_loader.load((certificate.id, first, after, with_total))
+    for item in page.items:
+        ctx.reissue_loader.prime(item.id, item)
+    return page
+
+
 async def active_reissue(ctx: Context, certificate: Certificate) -> Reissue | None:
     return await ctx.active_reissue(certificate)
 

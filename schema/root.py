@@ -24,6 +24,7 @@ from schema.extensions import MaskInternalErrors, RateLimitMutations
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from resolvers.context import Context, Tuning
+from schema.selection import selected_fields
 from schema.inputs import CertificateFilter, ReissueFilter, RequestReissueInput, UploadCertificateInput
 from schema.reissue_types import Reissue, ReissueConnection
 from schema.types import (
@@ -79,36 +80,10 @@ class ReissuePreview:
 _NODE_RELATIONS = {"status": "actives", "activeReissue": "actives", "reissueEligibility": "eligibility"}
 
 
-def _selected(info: strawberry.Info, path: tuple[str, ...]) -> set[str]:
-    """The field names the query selects at `path` below this field (fragments included),
-    read off the query document."""
-    raw = info._raw_info  # noqa: SLF001 - graphql-core's info: the field's AST and fragments
-    names: set[str] = set()
-
-    def walk(selection_set, path: tuple[str, ...]) -> None:
-        for selection in selection_set.selections if selection_set else ():
-            kind = selection.kind
-            if kind == "field":
-                if not path:
-                    names.add(selection.name.value)
-                elif selection.name.value == path[0]:
-                    walk(selection.selection_set, path[1:])
-            elif kind == "inline_fragment":
-                walk(selection.selection_set, path)
-            elif kind == "fragment_spread":
-                fragment = raw.fragments.get(selection.name.value)
-                if fragment is not None:
-                    walk(fragment.selection_set, path)
-
-    for node in raw.field_nodes:
-        walk(node.selection_set, path)
-    return names
-
-
 def _page_relations(info: strawberry.Info) -> frozenset[str]:
     """Which reissue data `certificates { edges { node { ... } } }` selects: a page that
     does not ask costs no query for it."""
-    return frozenset(_NODE_RELATIONS[n] for n in _selected(info, ("edges", "node")) if n in _NODE_RELATIONS)
+    return frozenset(_NODE_RELATIONS[n] for n in selected_fields(info, ("edges", "node")) if n in _NODE_RELATIONS)
 
 
 @strawberry.type
@@ -141,7 +116,7 @@ class Query:
             after=after,
             filter=(filter or CertificateFilter()).to_domain(),
             related=_page_relations(info),
-            with_total="totalCount" in _selected(info, ()),
+            with_total="totalCount" in selected_fields(info, ()),
         )
         return CertificateConnection.from_page(page, info.context.now)
 

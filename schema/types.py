@@ -15,6 +15,7 @@ from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from domain.pagination import encode_cursor
 from resolvers.context import NOT_LOADED
+from schema.selection import selected_fields
 
 if TYPE_CHECKING:
     from resolvers.context import Context
@@ -216,8 +217,9 @@ class Certificate(Node):
     ) -> Annotated[ReissueConnection, strawberry.lazy("schema.reissue_types")]:
         from schema.reissue_types import ReissueConnection
 
-        page = await reissue_resolvers.reissues(
-            info.context, first=20 if first is None else first, after=after, certificate_id=self.model.id
+        page = await reissue_resolvers.certificate_reissues(
+            info.context, self.model, first=20 if first is None else first, after=after,
+            with_total="totalCount" in selected_fields(info, ()),
         )
         return ReissueConnection.from_page(page)
 

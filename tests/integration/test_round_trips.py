@@ -173,3 +173,139 @@ async def test_page_reads_only_what_the_query_selects(counted, services, client_
         assert await min_commands(client, counter, PLAIN, {"first": 10}) == ["find"]
         assert sorted(await min_commands(client, counter, COUNTED, {"first": 10})) == ["aggregate", "find"]
         assert (await client(COUNTED, {"first": 1}))["certificates"]["n"] == 2
+        # @include(if: false) / @skip(if: true), literal or variable: not selected, not read.
+        skipped = """query S($no: Boolean!) { certificates(first: 10) {
+          totalCount @include(if: $no)
+          edges { node { id status @skip(if: true) ... on Certificate @include(if: false) { activeReissue { id } } } }
+        } }"""
+        assert await min_commands(client, counter, skipped, {"no": False}) == ["find"]
+        assert sorted(await min_commands(client, counter, skipped, {"no": True})) == ["aggregate", "find"]
+
+
+NESTED_HISTORY = """
+query History($first: Int, $inner: Int, $after: String) {
+  certificates(first: $first) { edges { node {
+    id
+    reissues(first: $inner, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id status } } }
+  } } }
+}
+"""
+
+TOP_HISTORY = """
+query TopHistory($id: ID!, $inner: Int) {
+  reissues(first: $inner, filter: {certificateId: $id}) {
+    totalCount pageInfo { hasNextPage endCursor } edges { node { id status } }
+  }
+}
+"""
+
+ONE_HISTORY = """
+query OneHistory($id: ID!, $inner: Int, $after: String) {
+  certificate(id: $id) {
+    id
+    reissues(first: $inner, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id status } } }
+  }
+}
+"""
+
+
+async def test_nested_reissue_histories_cost_the_same_commands_for_3_and_12_certificates(counted, services, client_for):
+    """Certificate.reissues under a page goes through one DataLoader: one read for all the
+    page's histories, and each history equals what certificate(id) answers alone."""
+    from tests.integration.reissue_api import CANCEL, act
+
+    server, counter = counted
+    account = f"trips-{uuid.uuid4().hex[:8]}"
+    owner = await client_for(account, "owner")
+    ids = []
+    for i in range(12):
+        cert, _ = await upload_cert(owner, f"h{i}.{unique_zone()}")
+        ids.append(cert["id"])
+    # Histories of 0, 1, 2 and 3 cancelled reissues (the newest certificate has none).
+    for n, cid in enumerate(reversed(ids)):
+        for _ in range(n % 4):
+            made = await request(owner, certificateId=cid, csrSource="ONLINE", reason="r")
+            assert made["userErrors"] == []
+            assert (await act(owner, CANCEL, made["reissue"]["id"]))["userErrors"] == []
+    token = await services.tokens.create(account, [Role.OWNER])
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        client = GraphQLClient(http, token)
+        await client(NESTED_HISTORY, {"first": 1, "inner": 2})  # the token, cached from here
+        small = await min_commands(client, counter, NESTED_HISTORY, {"first": 3, "inner": 2})
+        large = await min_commands(client, counter, NESTED_HISTORY, {"first": 12, "inner": 2})
+        assert small == large and len(large) <= 3, (small, large)
+        page = await client(NESTED_HISTORY, {"first": 12, "inner": 2})
+        totals = []
+        for edge in page["certificates"]["edges"]:
+            node = edge["node"]
+            alone = (await client(ONE_HISTORY, {"id": node["id"], "inner": 2}))["certificate"]
+            assert node == alone
+            # ... and what the top-level listing (ReissueService.list, no DataLoader) answers.
+            top = (await client(TOP_HISTORY, {"id": node["id"], "inner": 2}))["reissues"]
+            assert node["reissues"] == top
+            totals.append(node["reissues"]["totalCount"])
+            history = node["reissues"]
+            assert len(history["edges"]) == min(2, history["totalCount"])
+            assert history["pageInfo"]["hasNextPage"] == (history["totalCount"] > 2)
+            if history["pageInfo"]["hasNextPage"]:  # the rest, after the cursor, nested too
+                rest = await client(NESTED_HISTORY, {"first": 12, "inner": 5, "after": history["pageInfo"]["endCursor"]})
+                mine = next(e["node"] for e in rest["certificates"]["edges"] if e["node"]["id"] == node["id"])
+                assert mine["reissues"]["totalCount"] == history["totalCount"]
+                assert len(mine["reissues"]["edges"]) == history["totalCount"] - 2
+                seen = [e["node"]["id"] for e in history["edges"] + mine["reissues"]["edges"]]
+                assert len(set(seen)) == history["totalCount"]
+    assert sorted(totals) == sorted(n % 4 for n in range(12))
+
+
+async def test_histories_past_the_read_bound_are_completed_per_certificate(services, client_for):
+    """When the bounded read is full, the certificates it crowded out are read again from
+    where it stopped: every page still equals the single-certificate listing."""
+    from domain.model import Caller
+    from domain.pagination import encode_cursor
+    from tests.integration.reissue_api import CANCEL, act
+
+    account = f"trips-{uuid.uuid4().hex[:8]}"
+    owner = await client_for(account, "owner")
+    # Made in this order: the first certificate's one reissue is older than the last one's
+    # eight, so a read of 8 (first=1, 4 certificates) holds only the eight.
+    ids, sizes = [], [1, 0, 0, 8]
+    for i, size in enumerate(sizes):
+        cert, _ = await upload_cert(owner, f"h{i}.{unique_zone()}")
+        ids.append(cert["id"])
+        for _ in range(size):
+            made = await request(owner, certificateId=cert["id"], csrSource="ONLINE", reason="r")
+            assert (await act(owner, CANCEL, made["reissue"]["id"]))["userErrors"] == []
+    repository = services.reissues._reissues  # noqa: SLF001 - the adapter under test
+    caller = Caller(account=account, roles=frozenset({Role.OWNER}))
+    newest_of_last = (await services.reissues.list(caller, certificate_id=ids[3], first=3, after=None)).items
+    repository.nested_read_bound = 0
+    try:
+        for first, after in ((1, None), (2, None), (1, encode_cursor(newest_of_last[2].id)), (0, None)):
+            pages = await services.reissues.list_by_certificates(caller, ids, first=first, after=after)
+            for cid, size in zip(ids, sizes):
+                alone = await services.reissues.list(caller, certificate_id=cid, first=first, after=after)
+                assert [r.id for r in pages[cid].items] == [r.id for r in alone.items], (first, after, cid)
+                assert pages[cid].has_next_page == alone.has_next_page
+                assert pages[cid].total_count == alone.total_count == size
+        first_page = await services.reissues.list_by_certificates(caller, ids, first=1, after=None)
+        assert [len(first_page[c].items) for c in ids] == [1, 0, 0, 1]  # the crowded-out one is there
+    finally:
+        del repository.nested_read_bound
+
+
+async def test_one_bad_nested_argument_fails_only_its_own_field(services, client_for):
+    """Two certificates' histories load in one batch; a negative `first` on one of them
+    answers an error for that one, and the other keeps its data."""
+    account = f"trips-{uuid.uuid4().hex[:8]}"
+    owner = await client_for(account, "owner")
+    a, _ = await upload_cert(owner, f"a.{unique_zone()}")
+    b, _ = await upload_cert(owner, f"b.{unique_zone()}")
+    query = """query Two($a: ID!, $b: ID!) {
+      x: certificate(id: $a) { reissues(first: 2) { totalCount } }
+      y: certificate(id: $b) { reissues(first: -1) { totalCount } }
+    }"""
+    body = (await owner.raw(query, {"a": a["id"], "b": b["id"]})).json()
+    assert body["data"]["x"] == {"reissues": {"totalCount": 0}}
+    assert body["data"]["y"] is None
+    assert [e["path"] for e in body["errors"]] == [["y", "reissues"]]
+    assert "first" in body["errors"][0]["message"]
