@@ -19,6 +19,7 @@ from pathlib import Path
 
 STATE_FILE = "ferretdb.json"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a write waits for SQLite's one writer slot
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -100,7 +101,10 @@ class EmbeddedDatabase:
             [
                 str(binary),
                 "--handler=sqlite",
-                f"--sqlite-url=file:{db_dir}/",
+                # SQLite takes one writer at a time; FerretDB's default busy_timeout (10 s)
+                # made writes fail with SQLITE_BUSY under 64 concurrent writers (make bench).
+                # Waiting longer queues them instead; the client's own timeout still bounds it.
+                f"--sqlite-url=file:{db_dir}/?_pragma=busy_timeout({SQLITE_BUSY_TIMEOUT_MS})",
                 f"--state-dir={db_dir}",
                 f"--listen-addr=127.0.0.1:{self.port}",
                 "--telemetry=disable",
