@@ -307,7 +307,10 @@ def _changes(c: dict) -> str:
 
 def _memory(m: dict) -> str:
     sched = ", ".join(f"{name} {w}" for name, w in m["schedule"])
-    rows = [[s["requests"], _mb(s["rss_kib"]), f"{s['seconds']:.0f}"] for s in m["samples"]]
+    samples = m["samples"]
+    step = max(1, (len(samples) - 1) // 10)  # about 10 rows, the first and last always
+    shown = [x for i, x in enumerate(samples) if i % step == 0 or i == len(samples) - 1]
+    rows = [[x["requests"], _mb(x["rss_kib"]), f"{x['seconds']:.0f}"] for x in shown]
     return "\n".join(
         [
             "## Memory of one API process",
