@@ -259,7 +259,7 @@ def _drivers(d: dict) -> str:
         conditions(d),
         f"The same {d['ops']} `find_one` (by `_id`) and {d['ops']} `update_one` (`$inc` by `_id`) per driver one at a time",
         f"(and {d.get('concurrent_ops', '')} of each with 16 concurrent callers), on a",
-        f"collection of {d['documents']} small documents, in one run against the same FerretDB, on uvloop;",
+        f"collection of {d['documents']} small documents, in one run against the same server, on uvloop;",
         "the drivers alternate A B B A (half the calls each time). Versions: "
         + ", ".join(f"{k} {v}" for k, v in d.get("versions", {}).items()) + ".",
         "",
