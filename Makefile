@@ -36,8 +36,8 @@ clean:
 reliability: install
 	$(VENV)/bin/python scripts/reliability_report.py
 
-# docs/performance.md: GraphQL against its floor, scale, drivers, memory, profile (issue 5).
-# Benchmark-only packages (matplotlib, motor, pyinstrument) come from the `bench` extra.
+# docs/performance.md: GraphQL against its floor, before/after, profile, memory, scale (issue 5).
+# Benchmark-only packages (matplotlib, pyinstrument) come from the `bench` extra.
 .PHONY: bench
 BENCH_STAMP := $(VENV)/.installed-bench
 

@@ -1,6 +1,6 @@
 """`python -m bench [--quick] [--only SECTION ...]`: measure, then write the report.
 
-Sections (all by default): throughput, changes, profile, memory, drivers, scale. Raw figures go to
+Sections (all by default): throughput, changes, profile, memory, scale. Raw figures go to
 <output>.json next to the report; `--only` re-measures some sections and keeps the others'
 figures from that file, so every figure in the report can be reproduced on its own.
 """
@@ -28,10 +28,9 @@ from bench import report
 from bench.scenarios import PAGE, REQUEST_REASON, SCENARIOS, graphql_body, payload_of, request_for
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("throughput", "changes", "profile", "memory", "drivers", "scale")
+SECTIONS = ("throughput", "changes", "profile", "memory", "scale")
 DB_BENCH = "certreissue_bench"
 DB_SCALE = "certreissue_bench_scale"
-DB_DRIVERS = "certreissue_bench_drivers"
 # Per 40 actions (a cycle is two requests): mostly the cheap reads, a page and cycles among
 # them; weighted so 100,000 requests fit in a bench run on FerretDB (a page costs it ~30x a
 # certificate(id): it reads the whole certificates table).
@@ -57,7 +56,6 @@ class Options:
     scale_certificates: int
     scale_requests: int
     memory_requests: int
-    driver_ops: int
     profile_seconds: float
     changes_seconds: float
     cycle_domains: int
@@ -88,7 +86,6 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--scale-certificates", type=int, help="certificates in the scale account (default 100000; quick 2000)")
     p.add_argument("--scale-requests", type=int, help="requests per page in the scale test (default 2; quick 2)")
     p.add_argument("--memory-requests", type=int, help="mixed requests of the memory test (default 100000; quick 200)")
-    p.add_argument("--driver-ops", type=int, help="find_one and update_one calls per driver (default 10000; quick 500)")
     p.add_argument("--profile-seconds", type=float, help="seconds per scenario in-process (default 4; quick 1)")
     p.add_argument("--changes-seconds", type=float, help="seconds per scenario and side, before/after (default 4; quick 1)")
     p.add_argument("--cycle-domains", type=int, default=200, help="primary domains of the reissue cycle (default 200)")
@@ -116,7 +113,6 @@ def parse_args(argv: list[str] | None) -> Options:
         scale_certificates=pick(a.scale_certificates, 100_000, 2000),
         scale_requests=pick(a.scale_requests, 2, 2),
         memory_requests=pick(a.memory_requests, 100_000, 200),
-        driver_ops=pick(a.driver_ops, 10_000, 500),
         profile_seconds=pick(a.profile_seconds, 4.0, 1.0),
         changes_seconds=pick(a.changes_seconds, 4.0, 1.0),
         cycle_domains=a.cycle_domains,
@@ -430,15 +426,6 @@ def run_memory(opts: Options, uri: str, data_dir: Path, work: Path, bench: dict)
         api.stop()
 
 
-def run_drivers(opts: Options, uri: str) -> dict:
-    import uvloop
-
-    from bench.drivers import compare
-
-    result = uvloop.run(compare(uri, DB_DRIVERS, ops=opts.driver_ops, concurrent_ops=max(500, opts.driver_ops // 5)))
-    result["command"] = opts.command("--only drivers", f"--driver-ops {opts.driver_ops}")
-    return result
-
 
 async def _explain_and_time(uri: str, ids: list[str], reps: int) -> dict:
     """Direct PyMongo timings of the reads behind the page, and FerretDB's explain."""
@@ -601,7 +588,7 @@ def machine() -> dict:
         out = subprocess.run([str(locate_binary()), "--version"], capture_output=True, text=True, timeout=10).stdout
         ferret = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.lower().startswith("version")), out.split("\n")[0])
     packages = {}
-    for name in ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "uvloop", "httptools", "pymongo", "motor", "pyinstrument"):
+    for name in ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "uvloop", "httptools", "pymongo", "pyinstrument"):
         with contextlib.suppress(Exception):
             packages[name] = version(name)
     return {
@@ -695,7 +682,6 @@ def main(argv: list[str] | None = None) -> int:
             "changes": lambda: run_changes(opts, uri, data_dir, bench),
             "profile": lambda: run_profile(opts, uri, data_dir, work, bench),
             "memory": lambda: run_memory(opts, uri, data_dir, work, bench),
-            "drivers": lambda: run_drivers(opts, uri),
             "scale": lambda: run_scale(opts, uri, data_dir, work),
         }
         for name in SECTIONS:

@@ -251,30 +251,6 @@ def _scale(s: dict) -> str:
     )
 
 
-def _drivers(d: dict) -> str:
-    out = [
-        "## Driver: PyMongo AsyncMongoClient against Motor",
-        "",
-        f"Command: `{d['command']}`",
-        conditions(d),
-        f"The same {d['ops']} `find_one` (by `_id`) and {d['ops']} `update_one` (`$inc` by `_id`) per driver one at a time",
-        f"(and {d.get('concurrent_ops', '')} of each with 16 concurrent callers), on a",
-        f"collection of {d['documents']} small documents, in one run against the same server, on uvloop;",
-        "the drivers alternate A B B A (half the calls each time). Versions: "
-        + ", ".join(f"{k} {v}" for k, v in d.get("versions", {}).items()) + ".",
-        "",
-        "| callers | operation | AsyncMongoClient ops/s | Motor ops/s | AsyncMongoClient / Motor |",
-        "| ---: | --- | ---: | ---: | ---: |",
-    ]
-    for key, v in d.items():
-        if not key.startswith("tasks="):
-            continue
-        for op in ("find_one", "update_one"):
-            a = v["AsyncMongoClient"][op]["ops_per_s"]
-            m = v["Motor"][op]["ops_per_s"]
-            out.append(f"| {key.split('=')[1]} | {op} | {a:.0f} | {m:.0f} | {a / m:.2f} |")
-    return "\n".join(out) + "\n"
-
 
 def _changes(c: dict) -> str:
     out = [
@@ -379,13 +355,6 @@ def _targets(results: dict) -> str:
         rows.append([f"RSS growth < 10% over 100,000 mixed requests",
                      f"{m['growth']:+.1%} over {m['requests']} requests",
                      ("met" if m["growth"] < 0.10 else "**not met**") + ("" if m["requests"] >= 100_000 else " (fewer requests)")])
-    if "drivers" in results:
-        d = results["drivers"].get("tasks=1", {})
-        if d:
-            rows.append(["AsyncMongoClient against Motor, same calls, one run",
-                         ", ".join(f"{op} {d['AsyncMongoClient'][op]['ops_per_s'] / d['Motor'][op]['ops_per_s']:.2f}"
-                                   for op in ("find_one", "update_one")) + " (one caller; ops/s ratio)",
-                         "reported"])
     if not rows:
         return ""
     return "\n".join(["## Targets", "", report.md_table(["target (issue 5)", "this run", ""], rows), ""]) + "\n"
@@ -448,8 +417,6 @@ def write_report(results: dict, output: Path) -> list[str]:
         parts.append(_profile(results["profile"]))
     if "scale" in results:
         parts.append(_scale(results["scale"]))
-    if "drivers" in results:
-        parts.append(_drivers(results["drivers"]))
     if "memory" in results:
         parts.append(_memory(results["memory"]))
     parts += [

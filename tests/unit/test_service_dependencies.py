@@ -1,5 +1,5 @@
-"""The service talks to MongoDB through PyMongo's AsyncMongoClient only: Motor (deprecated
-2026-05-14) is a benchmark-only dependency, for `make bench`'s driver comparison (issue 5)."""
+"""The project talks to MongoDB through PyMongo's AsyncMongoClient only: Motor (deprecated
+2026-05-14) is imported nowhere and is no dependency, not even of the bench."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE_PACKAGES = ("domain", "adapters", "schema", "resolvers", "certreissue")
+ALL_CODE = (*SERVICE_PACKAGES, "bench", "scripts", "tests")
 
 
 def imported_modules(package: str) -> dict[str, set[str]]:
@@ -25,11 +26,12 @@ def imported_modules(package: str) -> dict[str, set[str]]:
     return found
 
 
-def test_no_service_module_imports_motor_or_the_bench():
-    for package in SERVICE_PACKAGES:
+def test_no_module_imports_motor_and_the_service_never_imports_the_bench():
+    for package in ALL_CODE:
         modules = imported_modules(package)
         assert "motor" not in modules, modules.get("motor")
-        assert "bench" not in modules, modules.get("bench")
+        if package in SERVICE_PACKAGES:
+            assert "bench" not in modules, modules.get("bench")
     assert "pymongo" in imported_modules("adapters")  # the driver lives in the adapters
 
 
@@ -39,8 +41,7 @@ def test_the_domain_does_no_io():
     assert not io & set(modules), {m: modules[m] for m in io & set(modules)}
 
 
-def test_motor_is_only_in_the_bench_extra():
+def test_motor_is_no_dependency():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert not any(d.lower().startswith("motor") for d in project["dependencies"])
-    extras = project["optional-dependencies"]
-    assert [e for e, deps in extras.items() if any(d.lower().startswith("motor") for d in deps)] == ["bench"]
+    every = [*project["dependencies"], *(d for deps in project["optional-dependencies"].values() for d in deps)]
+    assert not [d for d in every if d.lower().replace("_", "-").startswith("motor")]
