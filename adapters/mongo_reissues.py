@@ -304,9 +304,19 @@ class MongoReissueRepository(ReissueRepository):
         )
 
     async def claim_reminder(self, reissue_id: str, number: int, at: datetime) -> bool:
+        slot = f"{reissue_id}#{number}"
         try:
-            await self._reminders.insert_one({"_id": f"{reissue_id}#{number}", "reissueId": reissue_id, "at": at})
+            await self._reminders.insert_one({"_id": slot, "reissueId": reissue_id, "at": at})
         except DuplicateKeyError:
+            # Taken: by a concurrent reminder, or by one whose process died before it
+            # recorded the slot on the reissue. Record it now (idempotent: only a count below
+            # it moves), so the next attempt sees when that reminder really was.
+            taken = await self._reminders.find_one({"_id": slot})
+            if taken is not None:
+                await self._col.update_one(
+                    {"_id": reissue_id, "reminderCount": {"$lt": number}},
+                    {"$set": {"remindedAt": taken["at"], "reminderCount": number}},
+                )
             return False
         await self._col.update_one({"_id": reissue_id}, {"$set": {"remindedAt": at, "reminderCount": number}})
         return True

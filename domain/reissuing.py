@@ -760,14 +760,18 @@ class ReissueService:
         require_role(caller, Role.OWNER)
         reissue = await self._owned(caller, reissue_id)
         now = self._clock.now()
-        rules.check_reminder(reissue, now)
-        if not await self._reissues.claim_reminder(reissue.id, reissue.reminder_count + 1, now):
-            raise InvalidInput(
-                "reviewers were just reminded; remind again after 24 hours",
-                code=ErrorCode.RATE_LIMITED, field=["reissueId"],
-            )
-        log.info("reviewers reminded of reissue %s", reissue.id)
-        return dataclasses.replace(reissue, reminded_at=now, reminder_count=reissue.reminder_count + 1)
+        for _ in range(2):
+            rules.check_reminder(reissue, now)
+            if await self._reissues.claim_reminder(reissue.id, reissue.reminder_count + 1, now):
+                log.info("reviewers reminded of reissue %s", reissue.id)
+                return dataclasses.replace(reissue, reminded_at=now, reminder_count=reissue.reminder_count + 1)
+            # The slot was taken (a concurrent reminder, or one left unrecorded by a dead
+            # process, now recorded): judge again from the reissue as it is now.
+            reissue = await self._owned(caller, reissue_id)
+        raise InvalidInput(
+            "reviewers were just reminded; remind again after 24 hours",
+            code=ErrorCode.RATE_LIMITED, field=["reissueId"],
+        )
 
     # -- housekeeping ------------------------------------------------------------------
 

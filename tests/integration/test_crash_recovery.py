@@ -413,3 +413,52 @@ async def test_an_issuance_applied_late_is_not_lost(owner, healthy, dying, clock
     issued = await reissues.count_documents({"certificateId": zone.target["id"], "status": "ISSUED"})
     assert await invariants(healthy, clock, zone) == []
     await assert_issued(healthy, zone.target["id"], issued)
+
+
+@pytest.fixture
+async def patient(settings, database_uri, clock, services):
+    """Like `healthy`, with the configured reissue lifetime (reminders need 24 hours)."""
+    s = build_services(settings, database_uri, clock=clock)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+async def test_a_reminder_claimed_but_never_recorded_does_not_block_reminders_forever(owner, patient, clock):
+    """R22 after a crash between claiming reminder slot #1 and recording it on the reissue:
+    the next reminder records that one (so the 24 hours run from it), and once they have
+    passed reviewers can be reminded again; before, the taken slot refused every reminder
+    until the reissue ended."""
+    zone = await make_zone(owner, "review")
+    made = await patient.reissues.request(zone.owner, ReissueRequest(zone.target["id"], reason="rename", organization_name="New Ltd"))
+    reissue = made.reissue
+    assert reissue.status == ReissueStatus.PENDING_MANUAL_REVIEW
+    crashed_at = clock.now()
+    # What the dying process left: the slot, not the reissue's reminder fields.
+    await patient.database.db.reissue_reminders.insert_one({"_id": f"{reissue.id}#1", "reissueId": reissue.id, "at": crashed_at})
+
+    clock.advance(timedelta(hours=1))
+    assert await refused(patient.reissues.remind(zone.owner, reissue.id)) == "RATE_LIMITED"
+    recorded = await patient.reissues.get(zone.owner, reissue.id)
+    stored = crashed_at.replace(microsecond=crashed_at.microsecond // 1000 * 1000)  # BSON: milliseconds
+    assert (recorded.reminder_count, recorded.reminded_at) == (1, stored)
+
+    clock.advance(timedelta(hours=23, seconds=1))
+    reminded = await patient.reissues.remind(zone.owner, reissue.id)
+    assert (reminded.reminder_count, reminded.reminded_at) == (2, clock.now())
+    assert await refused(patient.reissues.remind(zone.owner, reissue.id)) == "RATE_LIMITED"
+
+
+async def test_an_old_unrecorded_reminder_slot_lets_the_next_reminder_through_at_once(owner, patient, clock):
+    """R22: the unrecorded reminder is more than 24 hours old, so the first attempt after
+    the crash records it and reminds (slot #2) in the same call."""
+    zone = await make_zone(owner, "review")
+    made = await patient.reissues.request(zone.owner, ReissueRequest(zone.target["id"], reason="rename", organization_name="New Ltd"))
+    reissue = made.reissue
+    await patient.database.db.reissue_reminders.insert_one(
+        {"_id": f"{reissue.id}#1", "reissueId": reissue.id, "at": clock.now()}
+    )
+    clock.advance(timedelta(hours=25))
+    reminded = await patient.reissues.remind(zone.owner, reissue.id)
+    assert (reminded.reminder_count, reminded.reminded_at) == (2, clock.now())
