@@ -11,6 +11,7 @@ pass, sweeps, and must find every invariant intact and the primary domain usable
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 from collections import Counter
@@ -131,24 +132,27 @@ def short_lived(settings):
     return dataclasses.replace(settings, reissue_lifetime_hours=int(LIFETIME.total_seconds() // 3600))
 
 
-@pytest.fixture
-async def healthy(short_lived, database_uri, clock, services):
-    """The service as another, healthy process runs it (same database, same clock)."""
-    s = build_services(short_lived, database_uri, clock=clock)
+@contextlib.asynccontextmanager
+async def running(settings, database_uri, clock):
+    s = build_services(settings, database_uri, clock=clock)
     try:
         yield s
     finally:
         await s.close()
+
+
+@pytest.fixture
+async def healthy(short_lived, database_uri, clock, services):
+    """The service as another, healthy process runs it (same database, same clock)."""
+    async with running(short_lived, database_uri, clock) as s:
+        yield s
 
 
 @pytest.fixture
 async def dying(short_lived, database_uri, clock, services):
     """build_services for the process that will die; crashing_services arms it."""
-    s = build_services(short_lived, database_uri, clock=clock)
-    try:
+    async with running(short_lived, database_uri, clock) as s:
         yield s
-    finally:
-        await s.close()
 
 
 @dataclass
@@ -418,11 +422,8 @@ async def test_an_issuance_applied_late_is_not_lost(owner, healthy, dying, clock
 @pytest.fixture
 async def patient(settings, database_uri, clock, services):
     """Like `healthy`, with the configured reissue lifetime (reminders need 24 hours)."""
-    s = build_services(settings, database_uri, clock=clock)
-    try:
+    async with running(settings, database_uri, clock) as s:
         yield s
-    finally:
-        await s.close()
 
 
 async def test_a_reminder_claimed_but_never_recorded_does_not_block_reminders_forever(owner, patient, clock):
