@@ -214,13 +214,16 @@ class MongoReissueRepository(ReissueRepository):
         docs = await self._col.find({"account": account, "status": {"$in": ACTIVE}}, {"certificateId": 1}).to_list()
         return sorted({d["certificateId"] for d in docs})
 
-    async def list(self, account: str, *, status=None, certificate_id: str | None = None, first: int, after: str | None) -> Page:
+    async def list(
+        self, account: str, *, status=None, certificate_id: str | None = None, first: int, after: str | None,
+        with_total: bool = True,
+    ) -> Page:
         query: dict = {"account": account}
         if status is not None:
             query["status"] = ReissueStatus(status).value
         if certificate_id is not None:
             query["certificateId"] = certificate_id
-        total = await self._col.count_documents(query)
+        total = await self._col.count_documents(query) if with_total else None
         if after:
             query["_id"] = {"$lt": decode_cursor(after, field=["after"], prefix=REISSUE_ID_PREFIX)}
         docs = await self._col.find(query).sort("_id", DESCENDING).limit(first + 1).to_list()

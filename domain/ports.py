@@ -105,7 +105,7 @@ class ReissueRepository(ABC):
 
     @abstractmethod
     async def list(self, account: str, *, status=None, certificate_id: str | None = None,
-                   first: int, after: str | None) -> Page: ...
+                   first: int, after: str | None, with_total: bool = True) -> Page: ...
 
     @abstractmethod
     async def list_by_certificates(

@@ -152,32 +152,27 @@ class ReissueService:
         found = await self._reissues.get_many(caller.account, ids)
         return {k: await self._fresh(v) for k, v in found.items()}
 
-    async def list(self, caller: Caller, *, status=None, certificate_id=None, first: int, after: str | None) -> Page:
-        if first < 0:
-            raise InvalidInput("first must not be negative", field=["first"])
+    async def list(
+        self, caller: Caller, *, status=None, certificate_id=None, first: int, after: str | None, with_total: bool = True
+    ) -> Page:
+        """`with_total=False` skips the count (a query that does not select totalCount)."""
         page = await self._reissues.list(
-            caller.account, status=status, certificate_id=certificate_id, first=min(first, 100), after=after
+            caller.account, status=status, certificate_id=certificate_id, first=_page_size(first), after=after,
+            with_total=with_total,
         )
-        return Page(
-            items=[await self._fresh(r) for r in page.items],
-            has_next_page=page.has_next_page,
-            total_count=page.total_count,
-        )
+        return await self._fresh_page(page)
 
     async def list_by_certificates(
         self, caller: Caller, certificate_ids: list[str], *, first: int, after: str | None, with_total: bool = True
     ) -> dict[str, Page]:
         """`Certificate.reissues` for many certificates at once (a page of them)."""
-        if first < 0:
-            raise InvalidInput("first must not be negative", field=["first"])
         pages = await self._reissues.list_by_certificates(
-            caller.account, certificate_ids, first=min(first, 100), after=after, with_total=with_total
+            caller.account, certificate_ids, first=_page_size(first), after=after, with_total=with_total
         )
-        return {
-            cid: Page(items=[await self._fresh(r) for r in page.items], has_next_page=page.has_next_page,
-                      total_count=page.total_count)
-            for cid, page in pages.items()
-        }
+        return {cid: await self._fresh_page(page) for cid, page in pages.items()}
+
+    async def _fresh_page(self, page: Page) -> Page:
+        return dataclasses.replace(page, items=[await self._fresh(r) for r in page.items])
 
     async def reissuing_certificate_ids(self, caller: Caller) -> list[str]:
         """The caller's certificates with an active reissue (status REISSUING)."""
@@ -794,6 +789,12 @@ class ReissueService:
         # Idempotency keys are kept at least 24 h (issue 3); dropped after IDEMPOTENCY_RETENTION.
         counts["idempotency_keys"] = await self._idempotency.purge_before(self._clock.now() - IDEMPOTENCY_RETENTION)
         return counts
+
+
+def _page_size(first: int) -> int:
+    if first < 0:
+        raise InvalidInput("first must not be negative", field=["first"])
+    return min(first, 100)
 
 
 def _note(text: str | None, name: str) -> str | None:

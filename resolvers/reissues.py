@@ -15,9 +15,11 @@ async def reissue(ctx: Context, reissue_id: str) -> Reissue | None:
     return await ctx.reissue_loader.load(reissue_id)
 
 
-async def reissues(ctx: Context, *, first: int, after: str | None, status=None, certificate_id=None) -> Page:
+async def reissues(
+    ctx: Context, *, first: int, after: str | None, status=None, certificate_id=None, with_total: bool = True
+) -> Page:
     page = await ctx.services.reissues.list(
-        ctx.caller, status=status, certificate_id=certificate_id, first=first, after=after
+        ctx.caller, status=status, certificate_id=certificate_id, first=first, after=after, with_total=with_total
     )
     for item in page.items:
         ctx.reissue_loader.prime(item.id, item)

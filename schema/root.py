@@ -140,6 +140,7 @@ class Query:
             after=after,
             status=f.status,
             certificate_id=str(f.certificate_id) if f.certificate_id is not None else None,
+            with_total="totalCount" in selected_fields(info, ()),
         )
         return ReissueConnection.from_page(page)
 

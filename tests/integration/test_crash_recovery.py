@@ -463,3 +463,15 @@ async def test_an_old_unrecorded_reminder_slot_lets_the_next_reminder_through_at
     clock.advance(timedelta(hours=25))
     reminded = await patient.reissues.remind(zone.owner, reissue.id)
     assert (reminded.reminder_count, reminded.reminded_at) == (2, clock.now())
+
+
+async def test_an_overdue_reissue_shows_expired_in_a_certificates_nested_history(owner, healthy, clock):
+    """R24 on access through Certificate.reissues (the batched per-certificate listing): a
+    reissue past its lifetime is expired before anyone sees it, as in the other listings."""
+    zone = await make_zone(owner, "paid")
+    made = await healthy.reissues.request(zone.owner, online(zone.target["id"]))
+    assert made.reissue.status == ReissueStatus.PENDING_DOMAIN_VALIDATION
+    clock.advance(LIFETIME + timedelta(seconds=1))
+    pages = await healthy.reissues.list_by_certificates(zone.owner, [zone.target["id"]], first=5, after=None)
+    assert [r.status for r in pages[zone.target["id"]].items] == [ReissueStatus.EXPIRED]
+    assert (await healthy.reissues.get(zone.owner, made.reissue.id)).status == ReissueStatus.EXPIRED

@@ -173,6 +173,10 @@ async def test_page_reads_only_what_the_query_selects(counted, services, client_
         assert await min_commands(client, counter, PLAIN, {"first": 10}) == ["find"]
         assert sorted(await min_commands(client, counter, COUNTED, {"first": 10})) == ["aggregate", "find"]
         assert (await client(COUNTED, {"first": 1}))["certificates"]["n"] == 2
+        # The same for the reissue listing: no count unless totalCount is selected.
+        listing = "query L($c: Boolean!) { reissues(first: 5) { totalCount @include(if: $c) edges { node { id } } } }"
+        assert await min_commands(client, counter, listing, {"c": False}) == ["find"]
+        assert sorted(await min_commands(client, counter, listing, {"c": True})) == ["aggregate", "find"]
         # @include(if: false) / @skip(if: true), literal or variable: not selected, not read.
         skipped = """query S($no: Boolean!) { certificates(first: 10) {
           totalCount @include(if: $no)
@@ -289,6 +293,10 @@ async def test_histories_past_the_read_bound_are_completed_per_certificate(servi
                 assert pages[cid].total_count == alone.total_count == size
         first_page = await services.reissues.list_by_certificates(caller, ids, first=1, after=None)
         assert [len(first_page[c].items) for c in ids] == [1, 0, 0, 1]  # the crowded-out one is there
+        # R26: another account asking for these certificates' histories sees none of them.
+        stranger = Caller(account=f"{account}-other", roles=frozenset({Role.OWNER}))
+        theirs = await services.reissues.list_by_certificates(stranger, ids, first=5, after=None)
+        assert {(len(p.items), p.total_count) for p in theirs.values()} == {(0, 0)}
     finally:
         del repository.nested_read_bound
 
