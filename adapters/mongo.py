@@ -29,14 +29,17 @@ from domain.model import (
     CertificateStatus,
     CertificateVersion,
     KeyAlgorithm,
+    OrderFactChange,
     Page,
     PrivateKeyStorage,
+    Provenance,
     Role,
     StoredPrivateKey,
     ValidationLevel,
     ValidationMethod,
 )
 from domain.ports import CertificateRepository, DuplicateCertificate, TokenStore
+from domain.tokens import TokenRecord
 
 CERTIFICATE_ID_PREFIX = "crt_"
 
@@ -86,6 +89,7 @@ class Database:
             name="account_primary_domain_id",
         )
         await self.tokens.create_index([("account", ASCENDING)], name="account")
+        await self.tokens.create_index([("tokenId", ASCENDING)], name="token_id")
 
     async def close(self) -> None:
         await self.client.close()
@@ -106,6 +110,10 @@ def _version_to_doc(v: CertificateVersion) -> dict:
         "certificatePem": v.certificate_pem,
         "chainPem": v.chain_pem,
         "supersededAt": v.superseded_at,
+        "provenance": v.provenance.value,
+        "chainTrusted": v.chain_trusted,
+        "keyVerified": v.key_verified,
+        "chainUntrustedReason": v.chain_untrusted_reason,
     }
 
 
@@ -121,7 +129,21 @@ def _version_from_doc(d: dict) -> CertificateVersion:
         certificate_pem=d["certificatePem"],
         chain_pem=d["chainPem"],
         superseded_at=d.get("supersededAt"),
+        # A version stored before provenance was recorded is taken as an import with
+        # nothing proven (R28: it earns no waiver until it is reissued here).
+        provenance=Provenance(d.get("provenance") or Provenance.IMPORTED.value),
+        chain_trusted=bool(d.get("chainTrusted", False)),
+        key_verified=bool(d.get("keyVerified", False)),
+        chain_untrusted_reason=d.get("chainUntrustedReason"),
     )
+
+
+def _private_key_to_doc(key: StoredPrivateKey | None) -> dict | None:
+    return {"storage": key.storage.value, "data": key.data} if key else None
+
+
+def _order_fact_to_doc(c: OrderFactChange) -> dict:
+    return {"at": c.at, "actor": c.actor, "fact": c.fact, "old": c.old, "new": c.new}
 
 
 def certificate_to_doc(c: Certificate) -> dict:
@@ -144,16 +166,12 @@ def certificate_to_doc(c: Certificate) -> dict:
         "serialNumber": current.serial_number,
         "notAfter": current.not_after,
         "versions": [_version_to_doc(v) for v in c.versions],
-        "privateKey": (
-            {"storage": c.private_key.storage.value, "data": c.private_key.data}
-            if c.private_key
-            else None
-        ),
+        "privateKey": _private_key_to_doc(c.private_key),
         "csrPem": c.csr_pem,
         "autoValidationConfigured": c.auto_validation_configured,
         "purchasedYears": c.purchased_years,
         "createdAt": c.created_at,
-        "chainTrusted": c.chain_trusted,
+        "orderFactChanges": [_order_fact_to_doc(x) for x in c.order_fact_changes],
     }
 
 
@@ -180,7 +198,9 @@ def certificate_from_doc(d: dict) -> Certificate:
         auto_validation_configured=bool(d.get("autoValidationConfigured")),
         purchased_years=int(d.get("purchasedYears") or 1),
         created_at=d.get("createdAt"),
-        chain_trusted=bool(d.get("chainTrusted", False)),
+        order_fact_changes=tuple(
+            OrderFactChange(x["at"], x["actor"], x["fact"], x["old"], x["new"]) for x in d.get("orderFactChanges") or ()
+        ),
     )
 
 
@@ -202,25 +222,62 @@ class MongoCertificateRepository(CertificateRepository):
             )
             raise DuplicateCertificate(existing["_id"] if existing else None) from exc
 
-    async def get(self, account: str, certificate_id: str) -> Certificate | None:
+    async def get(self, account: str | None, certificate_id: str) -> Certificate | None:
         # By _id alone, the account checked here: FerretDB's SQLite backend pushes down
         # only a filter that is `_id` equality (any other filter scans the collection).
         doc = await self._col.find_one({"_id": certificate_id})
-        return certificate_from_doc(doc) if doc and doc["account"] == account else None
+        if doc is None or (account is not None and doc["account"] != account):
+            return None
+        return certificate_from_doc(doc)
 
-    async def replace_current(self, certificate: Certificate, *, expected_serial: str) -> bool:
-        result = await self._col.replace_one(
-            {"_id": certificate.id, "serialNumber": expected_serial}, certificate_to_doc(certificate)
+    async def record_issuance(
+        self,
+        certificate_id: str,
+        *,
+        expected_serial: str,
+        versions: Sequence[CertificateVersion],
+        reissue_count: int,
+        private_key: StoredPrivateKey | None,
+        csr_pem: str | None,
+        organization_name: str | None,
+    ) -> bool:
+        # $set of the fields an issuance changes only: an operator's order facts written
+        # meanwhile are kept (a whole-document replace from an older read would undo them).
+        current = versions[0]
+        result = await self._col.update_one(
+            {"_id": certificate_id, "serialNumber": expected_serial},
+            {"$set": {
+                "versions": [_version_to_doc(v) for v in versions],
+                "fingerprintSha256": current.fingerprint_sha256,
+                "serialNumber": current.serial_number,
+                "notAfter": current.not_after,
+                "reissueCount": reissue_count,
+                "privateKey": _private_key_to_doc(private_key),
+                "csrPem": csr_pem,
+                "organizationName": organization_name,
+            }},
         )
         return result.matched_count == 1
 
-    async def get_many(self, account: str, ids: Sequence[str]) -> dict[str, Certificate]:
+    async def set_order_facts(self, certificate_id: str, facts: dict, changes: Sequence[OrderFactChange]) -> None:
+        await self._col.update_one(
+            {"_id": certificate_id},
+            {
+                "$set": {k: facts[k] for k in ("isFree", "purchasedYears", "autoValidationConfigured")},
+                "$push": {"orderFactChanges": {"$each": [_order_fact_to_doc(c) for c in changes]}},
+            },
+        )
+
+    async def get_many(self, account: str | None, ids: Sequence[str]) -> dict[str, Certificate]:
         if not ids:
             return {}
         if len(set(ids)) == 1:
             found = await self.get(account, ids[0])
             return {found.id: found} if found else {}
-        docs = await self._col.find({"_id": {"$in": list(set(ids))}, "account": account}).to_list()
+        query: dict = {"_id": {"$in": list(set(ids))}}
+        if account is not None:
+            query["account"] = account
+        docs = await self._col.find(query).to_list()
         return {d["_id"]: certificate_from_doc(d) for d in docs}
 
     @staticmethod
@@ -280,50 +337,117 @@ TOKEN_PREFIX = "crt1_"
 
 class MongoTokenStore(TokenStore):
     """Tokens are 256 random bits; only HMAC-SHA256(token) under a key derived from the
-    master key is stored, as the document's _id, so a database dump yields no token."""
+    master key is stored, as the document's _id, so a database dump yields no token. Each
+    has a public `tokenId` (for listing and revoking), a kind (account or staff, R26), one
+    role, an expiry and, once revoked, `revokedAt`."""
 
-    CACHE_SECONDS = 30.0
+    DEFAULT_CACHE_SECONDS = 10.0
     CACHE_SIZE = 10_000
 
-    def __init__(self, database: Database, hashing_key: bytes) -> None:
+    def __init__(
+        self, database: Database, hashing_key: bytes, *, cache_seconds: float = DEFAULT_CACHE_SECONDS,
+        monotonic=time.monotonic,
+    ) -> None:
         self._col = database.tokens
         self._key = hashing_key
-        # digest -> (caller, monotonic expiry): a known token costs no round trip for
-        # CACHE_SECONDS. Unknown tokens are not cached (each costs a lookup).
-        self._cache: dict[str, tuple[Caller, float]] = {}
+        # digest -> (caller, token expiry, monotonic deadline): a known token costs no round
+        # trip for `cache_seconds`, so a revocation reaches every process within that time
+        # (R26 asks for 30 s). Unknown tokens are not cached (each costs a lookup).
+        self._cache: dict[str, tuple[Caller, datetime, float]] = {}
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
 
     def _hash(self, token: str) -> str:
         return hmac.new(self._key, token.encode(), hashlib.sha256).hexdigest()
 
-    async def create(self, account: str, roles: Iterable[Role], *, now: datetime | None = None) -> str:
+    async def create(
+        self, account: str | None, role: Role, *, now: datetime, expires_at: datetime
+    ) -> tuple[str, TokenRecord]:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        await self._col.insert_one(
-            {
-                "_id": self._hash(token),
-                "account": account,
-                "roles": sorted({Role(r).value for r in roles}),
-                "createdAt": now,
-            }
+        record = TokenRecord(
+            token_id=TOKEN_ID_PREFIX + secrets.token_hex(8), account=account, role=Role(role),
+            created_at=now, expires_at=expires_at,
         )
-        return token
+        await self._col.insert_one({"_id": self._hash(token), **_token_to_doc(record)})
+        return token, record
 
-    async def authenticate(self, token: str) -> Caller | None:
+    async def authenticate(self, token: str, now: datetime) -> Caller | None:
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return None
         digest = self._hash(token)
         cached = self._cache.get(digest)
-        if cached is not None and cached[1] > time.monotonic():
+        if cached is not None and cached[2] > self._monotonic() and now < cached[1]:
             return cached[0]
+        self._cache.pop(digest, None)
         doc = await self._col.find_one({"_id": digest})
         # The lookup is by keyed hash; compare again in constant time all the same.
         if not doc or not hmac.compare_digest(doc["_id"], digest):
             return None
-        caller = Caller(
-            account=doc["account"],
-            roles=frozenset(Role(r) for r in doc["roles"]),
-            token_id=digest[:12],
-        )
-        if len(self._cache) >= self.CACHE_SIZE:
-            self._cache.clear()
-        self._cache[digest] = (caller, time.monotonic() + self.CACHE_SECONDS)
+        record = _token_from_doc(doc)
+        if record is None or not record.usable_at(now):
+            return None
+        try:
+            await self._col.update_one({"_id": digest}, {"$set": {"lastUsedAt": now}})
+        except PyMongoError:
+            pass  # a missed "last used" is not worth refusing the call
+        caller = Caller(account=record.account, role=record.role, token_id=record.token_id)
+        if self._cache_seconds > 0:
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.clear()
+            self._cache[digest] = (caller, record.expires_at, self._monotonic() + self._cache_seconds)
         return caller
+
+    async def list(self, *, account: str | None = None, staff: bool = False) -> list[TokenRecord]:
+        query: dict = {"kind": {"$in": ["account", "staff"]}}
+        if staff:
+            query = {"kind": "staff"}
+        elif account is not None:
+            query = {"kind": "account", "account": account}
+        docs = await self._col.find(query).to_list()
+        records = [r for r in (_token_from_doc(d) for d in docs) if r is not None]
+        return sorted(records, key=lambda r: (r.created_at, r.token_id))
+
+    async def revoke(self, token_id: str, now: datetime) -> TokenRecord | None:
+        await self._col.update_one({"tokenId": token_id, "revokedAt": None}, {"$set": {"revokedAt": now}})
+        doc = await self._col.find_one({"tokenId": token_id})
+        return _token_from_doc(doc) if doc else None
+
+
+TOKEN_ID_PREFIX = "tok_"
+
+
+def _token_to_doc(record: TokenRecord) -> dict:
+    return {
+        "tokenId": record.token_id,
+        "kind": record.kind,
+        "account": record.account,
+        "role": record.role.value,
+        "createdAt": record.created_at,
+        "expiresAt": record.expires_at,
+        "revokedAt": record.revoked_at,
+        "lastUsedAt": record.last_used_at,
+    }
+
+
+def _token_from_doc(doc: dict) -> TokenRecord | None:
+    """None for a token stored before kinds and expiry existed: it no longer works (its
+    roles may mix an account with a staff role, which R26 forbids); create a new one."""
+    if doc.get("kind") not in ("account", "staff") or not doc.get("expiresAt"):
+        return None
+    try:
+        role = Role(doc["role"])
+    except (KeyError, ValueError):
+        return None
+    account = doc.get("account") if doc["kind"] == "account" else None
+    # A document whose kind and role disagree (edited by hand) is refused, not trusted.
+    if (account is None) != role.is_staff:
+        return None
+    return TokenRecord(
+        token_id=doc["tokenId"],
+        account=account,
+        role=role,
+        created_at=doc["createdAt"],
+        expires_at=doc["expiresAt"],
+        revoked_at=doc.get("revokedAt"),
+        last_used_at=doc.get("lastUsedAt"),
+    )

@@ -52,6 +52,7 @@ async def ensure_reissue_indexes(database: Database) -> None:
         [("account", ASCENDING), ("primaryDomain", ASCENDING), ("status", ASCENDING)], name="account_domain_status"
     )
     await db.reissues.create_index([("status", ASCENDING), ("expiresAt", ASCENDING)], name="status_expires")
+    await db.reissues.create_index([("status", ASCENDING), ("_id", ASCENDING)], name="status_id")  # reviewQueue
     await db.reissue_transitions.create_index([("reissueId", ASCENDING), ("seq", ASCENDING)], name="reissue_seq")
     await db.reissue_transitions.create_index([("applied", ASCENDING)], name="applied")
     await db.reissue_locks.create_index([("key", ASCENDING)], unique=True, name="key_unique")
@@ -123,6 +124,8 @@ def reissue_to_doc(r: Reissue) -> dict:
         "remindedAt": r.reminded_at,
         "reminderCount": r.reminder_count,
         "issuedVersion": _version_to_doc(r.issued_version) if r.issued_version else None,
+        "targetNotAfter": r.target_not_after,
+        "issuerNotAfter": r.issuer_not_after,
         # Set once the certificate carries the issued version (R23); see issued_not_applied.
         "applied": r.status != ReissueStatus.ISSUED or r.applied,
     }
@@ -168,6 +171,8 @@ def reissue_from_doc(d: dict) -> Reissue:
         reminder_count=int(d.get("reminderCount") or 0),
         issued_version=_version_from_doc(d["issuedVersion"]) if d.get("issuedVersion") else None,
         applied=bool(d.get("applied", True)),
+        target_not_after=d.get("targetNotAfter"),
+        issuer_not_after=d.get("issuerNotAfter"),
     )
 
 
@@ -193,14 +198,28 @@ class MongoReissueRepository(ReissueRepository):
             return None
         return reissue_from_doc(doc)
 
-    async def get_many(self, account: str, ids: Sequence[str]) -> dict[str, Reissue]:
+    async def get_many(self, account: str | None, ids: Sequence[str]) -> dict[str, Reissue]:
         if not ids:
             return {}
         if len(set(ids)) == 1:
             found = await self.get(ids[0], account=account)
             return {found.id: found} if found else {}
-        docs = await self._col.find({"_id": {"$in": list(set(ids))}, "account": account}).to_list()
+        query: dict = {"_id": {"$in": list(set(ids))}}
+        if account is not None:
+            query["account"] = account
+        docs = await self._col.find(query).to_list()
         return {d["_id"]: reissue_from_doc(d) for d in docs}
+
+    async def review_queue(self, status, *, first: int, after: str | None, with_total: bool = True) -> Page:
+        """Every account's reissues in `status`, oldest first (IDs grow with time)."""
+        query: dict = {"status": ReissueStatus(status).value}
+        total = await self._col.count_documents(query) if with_total else None
+        if after:
+            query["_id"] = {"$gt": decode_cursor(after, field=["after"], prefix=REISSUE_ID_PREFIX)}
+        docs = await self._col.find(query).sort("_id", ASCENDING).limit(first + 1).to_list()
+        return Page(
+            items=[reissue_from_doc(d) for d in docs[:first]], has_next_page=len(docs) > first, total_count=total
+        )
 
     async def active_in_domains(self, account: str, primary_domains: Sequence[str]) -> list[Reissue]:
         if not primary_domains:
@@ -409,6 +428,7 @@ class MongoIdempotencyStore(IdempotencyStore):
                     "fingerprint": record.fingerprint,
                     "reissueId": record.reissue_id,
                     "createdAt": record.created_at,
+                    "tokenId": record.token_id,
                 }
             )
             return None
@@ -416,7 +436,9 @@ class MongoIdempotencyStore(IdempotencyStore):
             doc = await self._col.find_one({"_id": self._id(record.account, record.key)})
             if doc is None:
                 return await self.claim(record)
-            return IdempotencyRecord(record.account, record.key, doc["fingerprint"], doc["reissueId"], doc["createdAt"])
+            return IdempotencyRecord(
+                record.account, record.key, doc["fingerprint"], doc["reissueId"], doc["createdAt"], doc.get("tokenId", "")
+            )
 
     async def forget(self, record: IdempotencyRecord) -> None:
         await self._col.delete_one({"_id": self._id(record.account, record.key), "reissueId": record.reissue_id})

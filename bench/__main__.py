@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import report
@@ -503,7 +503,8 @@ def run_scale(opts: Options, uri: str, data_dir: Path, work: Path) -> dict:
         ids = await load_scale_account(
             services, n, progress=lambda k: k % 20000 == 0 and log(f"scale: {k} inserted")
         )
-        token = await services.tokens.create(SCALE_ACCOUNT, [Role.OWNER])
+        now = services.clock.now()
+        token, _ = await services.tokens.create(SCALE_ACCOUNT, Role.OWNER, now=now, expires_at=now + timedelta(days=30))
         return ids, token
 
     ids, token = asyncio.run(with_services(settings, load))

@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from adapters.mongo import CERTIFICATE_ID_PREFIX, certificate_to_doc
 from certreissue.bootstrap import Services
-from domain.certificates import UploadCertificate
+from certreissue.demo import DemoCertificate, upload_entry
 from domain.model import (
     Brand,
     Caller,
@@ -131,26 +131,16 @@ async def load_bench_account(services: Services, *, cycle_domains: int = CYCLE_D
     """Uploads the throughput account: `cycle_domains` OV certificates of another brand,
     one per primary domain (the reissue cycle), then the newest PAGE_CERTIFICATES of mixed
     flows under PAGE_ZONES primary domains, ACTIVE_REISSUES of them with a reissue pending."""
-    owner = Caller(account=BENCH_ACCOUNT, roles=frozenset({Role.OWNER}))
-    ca = Authority()
-    data = BenchData(token=await services.tokens.create(BENCH_ACCOUNT, [Role.OWNER]))
+    owner = Caller(account=BENCH_ACCOUNT, role=Role.OWNER)
+    now = services.clock.now()
+    token, _ = await services.tokens.create(BENCH_ACCOUNT, Role.OWNER, now=now, expires_at=now + timedelta(days=30))
+    data = BenchData(token=token)
 
     async def upload(domain: str, brand, level, free, method, org) -> str:
-        issued = ca.issue(domain, org=org)
-        cert = await services.certificates.upload(
-            owner,
-            UploadCertificate(
-                certificate_pem=issued["chain_pem"],
-                brand=brand,
-                validation_level=level,
-                private_key_pem=issued["key_pem"],
-                csr_pem=issued["csr_pem"],
-                is_free=free,
-                validation_method=method,
-                organization_name=org,
-            ),
-        )
-        return cert.id
+        # Signed by the built-in CA under the brand's intermediate with the level's policy
+        # (R29 reads them back), uploaded with its key: a trusted import (R27).
+        entry = DemoCertificate(domain, brand, level, free=free, method=method, organization=org)
+        return (await upload_entry(services, owner, entry)).id
 
     for i in range(cycle_domains):
         cid = await upload(

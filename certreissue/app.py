@@ -40,7 +40,7 @@ from schema.root import Limits
 log = logging.getLogger("certreissue")
 READY_TIMEOUT_SECONDS = 2.0
 SWEEP_INTERVAL_SECONDS = 15.0
-ANONYMOUS = Caller(account="", roles=frozenset())
+ANONYMOUS = Caller(account="", role=None)
 
 
 def _graphql_error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
@@ -206,7 +206,7 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
                 {"WWW-Authenticate": "Bearer"},
             )
         try:
-            caller = await services.tokens.authenticate(token.strip())
+            caller = await services.tokens.authenticate(token.strip(), services.clock.now())
         except PyMongoError:
             log.warning("database unavailable while authenticating")
             return _graphql_error(503, "DATABASE_UNAVAILABLE", "the database is unavailable; try again shortly")

@@ -53,8 +53,8 @@ TRUSTED_ROOTS_FILE = "trusted-roots.pem"
 
 
 def trusted_roots(settings: Settings) -> list:
-    """CA certificates whose chains earn R17/R18 waivers, besides the built-in CA:
-    CERTS_TRUSTED_CA_FILE, and `<CERTS_DATA_DIR>/trusted-roots.pem` when present."""
+    """R27's trust store besides the built-in CA: CERTS_TRUSTED_CA_FILE, and
+    `<CERTS_DATA_DIR>/trusted-roots.pem` when present."""
     from cryptography import x509
 
     roots = []
@@ -78,7 +78,8 @@ def build_services(
     certificate_repository = MongoCertificateRepository(database)
     authority = BuiltInAuthority(settings.data_dir)
     certificates = CertificateService(
-        certificate_repository, sealer, clock, trust_roots=[authority.root, *trusted_roots(settings)]
+        certificate_repository, sealer, clock,
+        trust_roots=[*authority.roots, *trusted_roots(settings)], brands=settings.brands,
     )
     reissue_repository = MongoReissueRepository(database)
     locks = MongoLockStore(database)
@@ -100,12 +101,16 @@ def build_services(
         sealer=sealer,
         clock=clock,
         lifetime=timedelta(hours=settings.reissue_lifetime_hours),
+        schedule=settings.validity_schedule,
     )
     return Services(
         settings=settings,
         database=database,
         clock=clock,
-        tokens=MongoTokenStore(database, derive_key(master_key, "certreissue api-token hashing v1")),
+        tokens=MongoTokenStore(
+            database, derive_key(master_key, "certreissue api-token hashing v1"),
+            cache_seconds=settings.token_cache_seconds,
+        ),
         certificates=certificates,
         reissues=reissues,
         reissue_repository=reissue_repository,

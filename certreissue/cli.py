@@ -10,8 +10,12 @@ import signal
 import sys
 from collections.abc import Iterator
 
+from datetime import UTC, datetime
+
 from certreissue.settings import Settings
+from domain.errors import InvalidInput
 from domain.model import Role
+from domain.tokens import check_token_request, parse_lifetime
 
 
 def _say(message: str) -> None:
@@ -78,14 +82,56 @@ async def _with_services(settings: Settings, uri: str, work):
 
 
 def _token_create(args: argparse.Namespace, settings: Settings) -> int:
-    roles = [Role(r) for r in (args.role or ["owner"])]
+    try:
+        role = Role(args.role)
+        account = check_token_request(account=args.account, staff=args.staff, role=role)  # R26
+        lifetime = parse_lifetime(args.expires_in)
+    except InvalidInput as exc:
+        _say(exc.message)
+        return 2
 
     async def work(services):
-        return await services.tokens.create(args.account, roles, now=services.clock.now())
+        now = services.clock.now()
+        return await services.tokens.create(account, role, now=now, expires_at=now + lifetime)
 
     with database_uri(settings) as uri:
-        token = asyncio.run(_with_services(settings, uri, work))
+        token, record = asyncio.run(_with_services(settings, uri, work))
     print(token)
+    _say(f"created {record.kind} token {record.token_id} ({record.role.value}"
+         f"{', account ' + record.account if record.account else ''}), expires {record.expires_at.isoformat()}")
+    return 0
+
+
+def _token_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services):
+        return await services.tokens.list(account=args.account, staff=args.staff)
+
+    with database_uri(settings) as uri:
+        records = asyncio.run(_with_services(settings, uri, work))
+    now = datetime.now(UTC)
+    print(f"{'ID':<21} {'KIND':<8} {'ACCOUNT':<20} {'ROLE':<9} {'CREATED':<20} {'EXPIRES':<20} {'LAST USED':<20} STATE")
+    for r in records:
+        state = "revoked" if r.revoked_at else ("expired" if r.expires_at <= now else "active")
+        print(f"{r.token_id:<21} {r.kind:<8} {(r.account or '-'):<20} {r.role.value:<9} {_when(r.created_at):<20} "
+              f"{_when(r.expires_at):<20} {_when(r.last_used_at):<20} {state}")
+    return 0
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+
+
+def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services):
+        return await services.tokens.revoke(args.id.strip(), services.clock.now())
+
+    with database_uri(settings) as uri:
+        record = asyncio.run(_with_services(settings, uri, work))
+    if record is None:
+        _say(f"no token {args.id!r} (see `certreissue token list`)")
+        return 1
+    _say(f"revoked {record.token_id}; every API process refuses it within "
+         f"{settings.token_cache_seconds:g} s (it may have remembered it that long)")
     return 0
 
 
@@ -108,14 +154,29 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(run=_serve)
 
-    token = sub.add_parser("token", help="API tokens")
+    token = sub.add_parser("token", help="API tokens (R26): create, list, revoke")
     token_sub = token.add_subparsers(dest="token_command", required=True)
-    create = token_sub.add_parser("create", help="create a token and print it")
-    create.add_argument("--account", required=True, help="the account the token belongs to")
-    create.add_argument(
-        "--role", action="append", choices=[r.value for r in Role], help="repeat for several roles (default: owner)"
+    create = token_sub.add_parser(
+        "create",
+        help="create a token and print it alone on stdout",
+        description="An account token (--account NAME, role owner or viewer) or a staff token "
+        "(--staff, role reviewer or operator). Only a keyed hash of it is stored.",
     )
+    whose = create.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--account", help="the account the token belongs to (roles owner, viewer)")
+    whose.add_argument("--staff", action="store_true", help="a staff token: no account (roles reviewer, operator)")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role], help="the token's one role")
+    create.add_argument("--expires-in", default="90d", metavar="LIFETIME",
+                        help="how long it works: e.g. 90d, 12h, 30m, 2w (default: %(default)s)")
     create.set_defaults(run=_token_create)
+    listing = token_sub.add_parser("list", help="list tokens (never the tokens themselves)")
+    which = listing.add_mutually_exclusive_group()
+    which.add_argument("--account", help="only this account's tokens")
+    which.add_argument("--staff", action="store_true", help="only staff tokens")
+    listing.set_defaults(run=_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its ID (from `token list`)")
+    revoke.add_argument("id", help="the token's ID, tok_...")
+    revoke.set_defaults(run=_token_revoke)
 
     demo = sub.add_parser("demo", help="load demo accounts, tokens and certificates")
     demo.add_argument("--host", default="127.0.0.1", help="where the API will be served (for the printed URL)")
@@ -126,9 +187,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "token" and not args.account.strip():
-        print("certreissue: --account must not be empty", file=sys.stderr)
-        return 2
     try:
         settings = Settings.from_env()
     except ValueError as exc:

@@ -1,5 +1,10 @@
 """`certreissue demo`: accounts, tokens and certificates of all four flows (DOMAIN.md),
-several under one primary domain, so that every operation can be tried in GraphiQL."""
+several under one primary domain, so that every operation can be tried in GraphiQL.
+
+The certificates are signed by the built-in CA under the intermediate of their brand,
+with the policy OID of their level, and uploaded with their keys: R29 reads brand, level
+and organization from them, and they are trusted imports (R27). Order facts (free,
+years purchased, automatic validation) are set as an operator would (R29)."""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ from datetime import timedelta
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from domain import x509 as pem
-from domain.certificates import UploadCertificate
+from domain.certificates import SetOrderFacts, UploadCertificate
 from domain.model import Brand, Caller, CertificateFilter, Role, ValidationLevel, ValidationMethod
 
 DEMO_ACCOUNT = "demo"
 OTHER_ACCOUNT = "demo-other"
+DEMO_OPERATOR = Caller(account=None, role=Role.OPERATOR, token_id="demo-loader")
 
 
 @dataclass(frozen=True)
@@ -50,59 +56,77 @@ CATALOGUE = [
 
 
 async def certificate_chain(services, entry: DemoCertificate):
+    """A certificate of `entry`'s brand and level, valid as long as a CA may issue today
+    (R30), so that a reissue keeps its notAfter (R5)."""
     key = ec.generate_private_key(ec.SECP256R1())
     csr = pem.build_csr(key, entry.domain, entry.organization)
-    now = services.clock.now()
-    issued_at = now - timedelta(days=entry.issued_days_ago)
-    signed = await services.authority.sign(csr, entry.domain, issued_at + timedelta(days=365), issued_at)
+    issued_at = services.clock.now() - timedelta(days=entry.issued_days_ago)
+    days = services.settings.validity_schedule.max_days(issued_at)
+    signed = await services.authority.sign(
+        csr, entry.domain, issued_at.replace(microsecond=0) + timedelta(days=days) - timedelta(seconds=1), issued_at,
+        brand=entry.brand, level=entry.level, organization=entry.organization,
+    )
     return signed, csr, pem.private_key_pkcs8(key, None).decode()
 
 
-async def _upload(services, owner: Caller, entry: DemoCertificate) -> None:
+async def upload_entry(services, owner: Caller, entry: DemoCertificate):
+    """Uploads a certificate made for `entry` with its key and CSR, then sets its order
+    facts as an operator would; returns the certificate."""
     signed, csr, key_pem = await certificate_chain(services, entry)
-    await services.certificates.upload(
+    certificate = await services.certificates.upload(
         owner,
         UploadCertificate(
             certificate_pem=signed.certificate_pem + signed.chain_pem,
-            brand=entry.brand,
-            validation_level=entry.level,
             private_key_pem=key_pem,
             csr_pem=csr,
-            is_free=entry.free,
             validation_method=entry.method,
-            organization_name=entry.organization,
-            auto_validation_configured=entry.auto_validation,
-            purchased_years=entry.purchased_years,
         ),
     )
+    if entry.free or entry.purchased_years != 1 or entry.auto_validation:
+        certificate = await services.certificates.set_order_facts(
+            DEMO_OPERATOR,
+            SetOrderFacts(
+                certificate.id,
+                is_free=entry.free or None,
+                purchased_years=entry.purchased_years if entry.purchased_years != 1 else None,
+                auto_validation_configured=entry.auto_validation or None,
+            ),
+        )
+    return certificate
 
 
-async def load_demo(services) -> list[tuple[str, list[str], str]]:
+TOKENS = (
+    (DEMO_ACCOUNT, Role.OWNER),
+    (DEMO_ACCOUNT, Role.VIEWER),
+    (None, Role.REVIEWER),
+    (None, Role.OPERATOR),
+    (OTHER_ACCOUNT, Role.OWNER),
+)
+
+
+async def load_demo(services) -> list[tuple[str | None, str, str]]:
     """Creates the demo certificates once (a second run keeps them) and new tokens."""
-    owner = Caller(DEMO_ACCOUNT, frozenset({Role.OWNER}))
+    owner = Caller(DEMO_ACCOUNT, Role.OWNER)
     existing = await services.certificates.list(owner, CertificateFilter(), first=1, after=None)
     if existing.total_count == 0:
         for entry in CATALOGUE:
-            await _upload(services, owner, entry)
+            await upload_entry(services, owner, entry)
         other_entry = DemoCertificate("secret.example.com", Brand.SECTIGO, ValidationLevel.DV)
-        await _upload(services, Caller(OTHER_ACCOUNT, frozenset({Role.OWNER})), other_entry)
+        await upload_entry(services, Caller(OTHER_ACCOUNT, Role.OWNER), other_entry)
     now = services.clock.now()
     tokens = []
-    for account, roles in (
-        (DEMO_ACCOUNT, [Role.OWNER]),
-        (DEMO_ACCOUNT, [Role.REVIEWER]),
-        (DEMO_ACCOUNT, [Role.OPERATOR]),
-        (OTHER_ACCOUNT, [Role.OWNER]),
-    ):
-        token = await services.tokens.create(account, roles, now=now)
-        tokens.append((account, [r.value for r in roles], token))
+    for account, role in TOKENS:
+        token, _ = await services.tokens.create(account, role, now=now, expires_at=now + timedelta(days=90))
+        tokens.append((account, role.value, token))
     return tokens
 
 
 def print_demo_tokens(tokens, *, host: str = "127.0.0.1", port: int = 8000) -> None:
     print(f"Demo data loaded. Open http://{host}:{port}/graphql and set the request header:\n")
-    for account, roles, token in tokens:
-        print(f"  {account:<11} {'+'.join(roles):<9} {{\"Authorization\": \"Bearer {token}\"}}")
+    for account, role, token in tokens:
+        who = f"account {account}" if account else "staff"
+        print(f"  {who:<18} {role:<9} {{\"Authorization\": \"Bearer {token}\"}}")
     print("\nCertificates of account 'demo':")
     for entry in CATALOGUE:
         print(f"  {entry.domain:<18} {entry.note}")
+    print("\nStaff tokens (reviewer, operator) belong to no account: they work through reviewQueue.")

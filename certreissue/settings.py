@@ -6,6 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from domain.facts import BrandTable
+from domain.validity import DEFAULT_SCHEDULE, ValiditySchedule
+
+MAX_TOKEN_CACHE_SECONDS = 25.0  # R26: a revoked token stops working within 30 s
+
 
 def _bool(value: str) -> bool:
     v = value.strip().lower()
@@ -35,6 +40,9 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 3000
+    validity_schedule: ValiditySchedule = DEFAULT_SCHEDULE  # R30
+    brands: BrandTable = BrandTable()  # R29
+    token_cache_seconds: float = 10.0  # R26
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,4 +66,35 @@ class Settings:
             max_query_depth=int(env.get("CERTS_MAX_QUERY_DEPTH", "12")),
             max_aliases=int(env.get("CERTS_MAX_ALIASES", "30")),
             max_tokens=int(env.get("CERTS_MAX_TOKENS", "3000")),
+            validity_schedule=_schedule(env.get("CERTS_VALIDITY_SCHEDULE")),
+            brands=_brands(env.get("CERTS_BRAND_ISSUERS")),
+            token_cache_seconds=_token_cache(env.get("CERTS_TOKEN_CACHE_SECONDS", "10")),
         )
+
+
+def _schedule(text: str | None) -> ValiditySchedule:
+    if not text:
+        return DEFAULT_SCHEDULE
+    try:
+        return ValiditySchedule.parse(text)
+    except ValueError as exc:
+        raise ValueError(f"CERTS_VALIDITY_SCHEDULE: {exc}") from None
+
+
+def _brands(text: str | None) -> BrandTable:
+    if not text:
+        return BrandTable()
+    try:
+        return BrandTable.with_configured(text)
+    except ValueError as exc:
+        raise ValueError(f"CERTS_BRAND_ISSUERS: {exc}") from None
+
+
+def _token_cache(text: str) -> float:
+    seconds = float(text)
+    if not 0 <= seconds <= MAX_TOKEN_CACHE_SECONDS:
+        raise ValueError(
+            f"CERTS_TOKEN_CACHE_SECONDS must be 0-{MAX_TOKEN_CACHE_SECONDS:g}: a revoked token must stop "
+            "working within 30 s"
+        )
+    return seconds

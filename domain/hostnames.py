@@ -8,6 +8,7 @@ List *including its private section* (`x.github.io` stays `x.github.io`).
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 
 import idna
@@ -22,8 +23,10 @@ _LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 @functools.cache
 def _public_suffix_list() -> PublicSuffixList:
-    # only_icann=False keeps the private section (github.io, ...) as DOMAIN.md requires.
-    return PublicSuffixList(only_icann=False)
+    # only_icann=False keeps the private section (github.io, ...) as DOMAIN.md requires;
+    # accept_unknown=False: a name under a TLD the list does not know (`.internal`,
+    # `.local`, `.example`) is under no registrable domain (R27).
+    return PublicSuffixList(only_icann=False, accept_unknown=False)
 
 
 def normalize_hostname(
@@ -86,20 +89,34 @@ def normalize_hostname(
 def primary_domain(name: str, *, field: list[str] | None = None) -> str:
     """The registrable domain of `name`: `a.b.example.co.uk` -> `example.co.uk`.
 
-    `*.example.com` -> `example.com`. A name that is itself a public suffix (or shorter)
-    has no primary domain and is refused.
+    `*.example.com` -> `example.com`. An IP address, a name that is itself a public suffix,
+    and a name under a suffix the Public Suffix List does not know have no primary domain
+    and are refused (R27).
     """
+    if _is_ip_literal(name):
+        raise InvalidInput(f"{name!r} is an IP address, not a domain name", code=ErrorCode.INVALID_INPUT, field=field)
     canonical = normalize_hostname(name, field=field)
     if canonical.startswith("*."):
         canonical = canonical[2:]
-    registrable = _public_suffix_list().privatesuffix(canonical)
+    psl = _public_suffix_list()
+    registrable = psl.privatesuffix(canonical)
     if registrable is None:
-        raise InvalidInput(
-            f"{name!r} is a public suffix, not a registrable domain",
-            code=ErrorCode.INVALID_INPUT,
-            field=field,
+        known = psl.publicsuffix(canonical) is not None
+        why = "is a public suffix, not a registrable domain" if known else (
+            "is not under a public suffix the Public Suffix List knows, so it has no registrable domain"
         )
+        raise InvalidInput(f"{name!r} {why}", code=ErrorCode.INVALID_INPUT, field=field)
     return registrable
+
+
+def _is_ip_literal(name: str) -> bool:
+    if not isinstance(name, str):
+        return False
+    try:
+        ipaddress.ip_address(name.strip(" \t").rstrip(".").strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def to_unicode(name: str) -> str:

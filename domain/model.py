@@ -21,6 +21,14 @@ class Brand(str, Enum):
     GEOTRUST = "GEOTRUST"
     GLOBALSIGN = "GLOBALSIGN"
     SECTIGO = "SECTIGO"
+    OTHER = "OTHER"
+
+
+class Provenance(str, Enum):
+    """How a certificate (version) came to the service (R27)."""
+
+    ISSUED_HERE = "ISSUED_HERE"  # signed by the service's own CA after its own checks
+    IMPORTED = "IMPORTED"  # uploaded
 
 
 class CertificateStatus(str, Enum):
@@ -45,23 +53,56 @@ class ValidationMethod(str, Enum):
 
 
 class Role(str, Enum):
-    """Token roles (R26)."""
+    """Token roles (R26): `owner` and `viewer` belong to account tokens, `reviewer` and
+    `operator` to staff tokens (the service provider's people, no account)."""
 
     OWNER = "owner"
+    VIEWER = "viewer"
     REVIEWER = "reviewer"
     OPERATOR = "operator"
+
+    @property
+    def is_staff(self) -> bool:
+        return self in STAFF_ROLES
+
+
+ACCOUNT_ROLES = frozenset({Role.OWNER, Role.VIEWER})
+STAFF_ROLES = frozenset({Role.REVIEWER, Role.OPERATOR})
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: one account, some roles (R26)."""
+    """Who is calling (R26): an account token (`account` set, role owner or viewer) or a
+    staff token (`account` None, role reviewer or operator). Never both."""
 
-    account: str
-    roles: frozenset[Role]
+    account: str | None
+    role: Role | None
     token_id: str = ""
 
     def has(self, role: Role) -> bool:
-        return role in self.roles
+        return self.role == role
+
+    @property
+    def is_staff(self) -> bool:
+        return self.account is None and self.role is not None and self.role.is_staff
+
+    @property
+    def scope(self) -> str | None:
+        """The account whose objects the caller may read; None for staff (every account's,
+        one object at a time: R22, R14, R29)."""
+        return None if self.is_staff else self.account
+
+    def may_read(self, account: str) -> bool:
+        """R26: an account token reads its own account's objects; staff read any one."""
+        return self.is_staff or (self.account is not None and self.account == account)
+
+    @property
+    def actor(self) -> str:
+        """Who did it, as events record it (R25): `acct/owner`, `staff/reviewer/tok_...`."""
+        role = self.role.value if self.role else "none"
+        if self.is_staff:
+            return f"staff/{role}/{self.token_id}" if self.token_id else f"staff/{role}"
+        return f"{self.account}/{role}"
 
 
 class PrivateKeyStorage(str, Enum):
@@ -92,6 +133,29 @@ class CertificateVersion:
     certificate_pem: str
     chain_pem: str
     superseded_at: datetime | None = None
+    # R27: the facts stored about this version, read by later rules, never recomputed.
+    provenance: Provenance = Provenance.IMPORTED
+    chain_trusted: bool = False
+    key_verified: bool = False
+    # Why the chain did not verify (path validation's own words); None when trusted.
+    chain_untrusted_reason: str | None = None
+
+    @property
+    def is_evidence(self) -> bool:
+        """R28: what this version says about itself (issue time, CSR) is evidence: the
+        service issued it, or it was imported with a trusted chain and its private key."""
+        return self.provenance == Provenance.ISSUED_HERE or (self.chain_trusted and self.key_verified)
+
+
+@dataclass(frozen=True)
+class OrderFactChange:
+    """R29: an operator changed an order fact; kept on the certificate, never rewritten."""
+
+    at: datetime
+    actor: str
+    fact: str  # "isFree", "purchasedYears", "autoValidationConfigured"
+    old: str
+    new: str
 
 
 @dataclass(frozen=True)
@@ -116,13 +180,30 @@ class Certificate:
     auto_validation_configured: bool = False
     purchased_years: int = 1
     created_at: datetime | None = None
-    # The uploaded chain ends at a CA this service trusts: only then are the facts it
-    # states (issue time, same CSR) enough to waive domain validation (R17, R18).
-    chain_trusted: bool = True
+    order_fact_changes: tuple[OrderFactChange, ...] = ()
 
     @property
     def current(self) -> CertificateVersion:
         return self.versions[0]
+
+    # R27: the current version's provenance facts are the certificate's.
+    @property
+    def provenance(self) -> Provenance:
+        return self.current.provenance
+
+    @property
+    def chain_trusted(self) -> bool:
+        return self.current.chain_trusted
+
+    @property
+    def key_verified(self) -> bool:
+        return self.current.key_verified
+
+    @property
+    def has_provenance(self) -> bool:
+        """R28: waivers apply only to a certificate issued here, or imported with a
+        trusted chain and its key."""
+        return self.current.is_evidence
 
     def status_at(self, now: datetime) -> CertificateStatus:
         """The stored status, with EXPIRED once `notAfter` has passed."""

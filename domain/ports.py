@@ -5,10 +5,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-from domain.model import Caller, Certificate, CertificateFilter, Page, Role
+from domain.model import (
+    Brand,
+    Caller,
+    Certificate,
+    CertificateFilter,
+    CertificateVersion,
+    OrderFactChange,
+    Page,
+    Role,
+    StoredPrivateKey,
+    ValidationLevel,
+)
+from domain.tokens import TokenRecord
 
 
 class Clock(ABC):
@@ -37,15 +49,32 @@ class CertificateRepository(ABC):
         """Stores a new certificate. Raises DuplicateCertificate when the account has it."""
 
     @abstractmethod
-    async def get(self, account: str, certificate_id: str) -> Certificate | None: ...
+    async def get(self, account: str | None, certificate_id: str) -> Certificate | None:
+        """One certificate; with `account`, only if it belongs to that account (R26).
+        `None` is for staff, who read any account's objects one at a time."""
 
     @abstractmethod
-    async def replace_current(self, certificate: Certificate, *, expected_serial: str) -> bool:
-        """R23: stores the certificate with its new current version, unless its current
-        serial is no longer `expected_serial` (another writer came first)."""
+    async def record_issuance(
+        self,
+        certificate_id: str,
+        *,
+        expected_serial: str,
+        versions: Sequence[CertificateVersion],
+        reissue_count: int,
+        private_key: StoredPrivateKey | None,
+        csr_pem: str | None,
+        organization_name: str | None,
+    ) -> bool:
+        """R23: the certificate takes its new current version (and what goes with it),
+        unless its current serial is no longer `expected_serial` (another writer came
+        first). Other fields (order facts) are left as they are."""
 
     @abstractmethod
-    async def get_many(self, account: str, ids: Sequence[str]) -> dict[str, Certificate]: ...
+    async def set_order_facts(self, certificate_id: str, facts: dict, changes: Sequence[OrderFactChange]) -> None:
+        """R29: stores the operator's order facts and appends their change events."""
+
+    @abstractmethod
+    async def get_many(self, account: str | None, ids: Sequence[str]) -> dict[str, Certificate]: ...
 
     @abstractmethod
     async def list(
@@ -69,12 +98,25 @@ class DuplicateCertificate(Exception):
 
 
 class TokenStore(ABC):
-    @abstractmethod
-    async def create(self, account: str, roles: Iterable[Role]) -> str:
-        """Creates a token and returns it; only its keyed hash is stored."""
+    """API tokens (R26). Only a keyed hash of a token is stored."""
 
     @abstractmethod
-    async def authenticate(self, token: str) -> Caller | None: ...
+    async def create(
+        self, account: str | None, role: Role, *, now: datetime, expires_at: datetime
+    ) -> tuple[str, TokenRecord]:
+        """Creates a token (account None: a staff token); returns it once, with its record."""
+
+    @abstractmethod
+    async def authenticate(self, token: str, now: datetime) -> Caller | None:
+        """The caller, or None for an unknown, revoked or expired token. A revoked token
+        may be remembered by a process for at most its cache time (under 30 s)."""
+
+    @abstractmethod
+    async def list(self, *, account: str | None = None, staff: bool = False) -> list[TokenRecord]: ...
+
+    @abstractmethod
+    async def revoke(self, token_id: str, now: datetime) -> TokenRecord | None:
+        """Revokes one token by its ID; None when there is no such token."""
 
 
 # -- the reissue workflow (issue 3) -------------------------------------------------------
@@ -96,7 +138,11 @@ class ReissueRepository(ABC):
         """One reissue; with `account`, only if it belongs to that account (R26)."""
 
     @abstractmethod
-    async def get_many(self, account: str, ids: Sequence[str]) -> dict: ...
+    async def get_many(self, account: str | None, ids: Sequence[str]) -> dict: ...
+
+    @abstractmethod
+    async def review_queue(self, status, *, first: int, after: str | None, with_total: bool = True) -> Page:
+        """R26 staff: every account's reissues in `status`, oldest first."""
 
     @abstractmethod
     async def active_in_domains(self, account: str, primary_domains: Sequence[str]) -> list:
@@ -183,6 +229,7 @@ class IdempotencyRecord:
     fingerprint: str
     reissue_id: str
     created_at: datetime
+    token_id: str = ""  # R31: only this token sees a generated key again on a replay
 
 
 class IdempotencyStore(ABC):
@@ -222,10 +269,28 @@ class SignedCertificate:
 class CertificateAuthority(ABC):
     @abstractmethod
     async def sign(
-        self, csr_pem: str, domain: str, not_after: datetime, now: datetime, organization: str | None = None
+        self,
+        csr_pem: str,
+        domain: str,
+        not_after: datetime,
+        now: datetime,
+        *,
+        brand: Brand,
+        level: ValidationLevel,
+        organization: str | None = None,
     ) -> SignedCertificate:
         """R5/R23: a certificate for the CSR's key, SAN = domain, notBefore = now,
-        notAfter as given, a new random serial; OV/EV name the organization (R13)."""
+        notAfter as given (within R30), a new random serial, issued so that R29 reads
+        `brand` and `level` back from it; OV/EV name the organization (R13)."""
+
+    @abstractmethod
+    def issuer_not_after(self, brand: Brand) -> datetime:
+        """R30: the notAfter of the CA certificate that signs for `brand`."""
+
+    @property
+    @abstractmethod
+    def roots(self) -> list:
+        """The CA's root certificates (trusted for R27 path validation)."""
 
 
 class KeyFactory(ABC):

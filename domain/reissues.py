@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import Enum
 
 from domain.model import CertificateVersion, KeyAlgorithm, StoredPrivateKey, ValidationMethod
+from domain.validity import BoundedValidity, ValiditySchedule, bounded_not_after
 
 
 class ReissueFlow(str, Enum):
@@ -123,6 +124,22 @@ class Reissue:
     # certificate carries it yet (until then the reissue still holds its locks).
     issued_version: CertificateVersion | None = None
     applied: bool = False
+    # R5/R30: the certificate's notAfter when the reissue was requested, and the notAfter
+    # of the CA certificate that will sign it.
+    target_not_after: datetime | None = None
+    issuer_not_after: datetime | None = None
+
+    def validity(self, now: datetime, schedule: ValiditySchedule) -> BoundedValidity | None:
+        """R30: the notAfter the new certificate gets: the issued one's, or, while pending,
+        what it would get if it were issued now."""
+        if self.issued_version is not None:
+            target = self.target_not_after or self.issued_version.not_after
+            return BoundedValidity(self.issued_version.not_after, self.issued_version.not_after < target.replace(microsecond=0))
+        if self.target_not_after is None or self.issuer_not_after is None:
+            return None
+        return bounded_not_after(
+            self.target_not_after, issuer_not_after=self.issuer_not_after, issued_at=now, schedule=schedule
+        )
 
     @property
     def deployable_to_cloud_services(self) -> bool:

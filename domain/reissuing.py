@@ -1,4 +1,4 @@
-"""Use cases of the reissue workflow (DOMAIN.md R1-R25). Rules come from domain.rules;
+"""Use cases of the reissue workflow (DOMAIN.md R1-R31). Rules come from domain.rules;
 every effect goes through a port.
 
 The locks (R3, R4) are unique-key inserts (`LockStore.try_acquire`), taken before the
@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 
 from domain import rules
 from domain import x509 as pem
-from domain.certificates import CertificateService, require_role
-from domain.errors import DomainError, ErrorCode, InvalidInput, NotFound
+from domain.certificates import CertificateService, require_account, require_role
+from domain.errors import DomainError, ErrorCode, Forbidden, InvalidInput, NotFound
 from domain.model import (
     Caller,
     Certificate,
@@ -27,6 +27,7 @@ from domain.model import (
     KeyAlgorithm,
     Page,
     PrivateKeyStorage,
+    Provenance,
     Role,
     StoredPrivateKey,
     ValidationLevel,
@@ -60,6 +61,7 @@ from domain.reissues import (
 )
 from domain.rules import LockHolder, ReissueRequest, Steps
 from domain.text import has_control_characters
+from domain.validity import DEFAULT_SCHEDULE, BoundedValidity, ValiditySchedule, bounded_not_after
 
 log = logging.getLogger("certreissue.reissues")
 IDEMPOTENCY_RETENTION = timedelta(hours=48)
@@ -67,7 +69,14 @@ SYSTEM_ACTOR = "system"
 
 
 def actor_of(caller: Caller) -> str:
-    return f"{caller.account}/{'+'.join(sorted(r.value for r in caller.roles))}"
+    return caller.actor
+
+
+# R26: the queue each staff role works through.
+QUEUE_OF_ROLE = {
+    Role.REVIEWER: ReissueStatus.PENDING_MANUAL_REVIEW,  # R22
+    Role.OPERATOR: ReissueStatus.PENDING_CA_VERIFICATION,  # R14
+}
 
 
 def certificate_lock_key(certificate_id: str) -> str:
@@ -91,6 +100,7 @@ class Preview:
     eligibility: Eligibility
     errors: list[DomainError]
     steps: Steps | None
+    validity: BoundedValidity | None = None  # R30: the notAfter a reissue submitted now gets
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,7 @@ class ReissueService:
         clock: Clock,
         lifetime: timedelta,
         provider: ValidationProvider | None = None,
+        schedule: ValiditySchedule = DEFAULT_SCHEDULE,
     ) -> None:
         self._certificates = certificates
         self._certificate_repository = certificate_repository
@@ -141,33 +152,49 @@ class ReissueService:
         self._clock = clock
         self._lifetime = lifetime
         self._provider = provider
+        self.schedule = schedule
 
     # -- reading ------------------------------------------------------------------------
 
     async def get(self, caller: Caller, reissue_id: str) -> Reissue | None:
-        reissue = await self._reissues.get(reissue_id, account=caller.account)
+        """R26: another account's reissue does not exist for an account token; staff read
+        any one by its ID."""
+        reissue = await self._reissues.get(reissue_id, account=caller.scope)
         return await self._fresh(reissue) if reissue else None
 
     async def get_many(self, caller: Caller, ids: list[str]) -> dict[str, Reissue]:
-        found = await self._reissues.get_many(caller.account, ids)
+        found = await self._reissues.get_many(caller.scope, ids)
         return {k: await self._fresh(v) for k, v in found.items()}
 
     async def list(
         self, caller: Caller, *, status=None, certificate_id=None, first: int, after: str | None, with_total: bool = True
     ) -> Page:
         """`with_total=False` skips the count (a query that does not select totalCount)."""
+        account = require_account(caller, "reissues")
         page = await self._reissues.list(
-            caller.account, status=status, certificate_id=certificate_id, first=_page_size(first), after=after,
+            account, status=status, certificate_id=certificate_id, first=_page_size(first), after=after,
             with_total=with_total,
         )
         return await self._fresh_page(page)
 
+    async def review_queue(self, caller: Caller, *, first: int, after: str | None, with_total: bool = True) -> Page:
+        """R26: a reviewer's queue is every account's reissues pending manual review (R22),
+        an operator's those pending the CA's verification (R14); oldest first."""
+        status = QUEUE_OF_ROLE.get(caller.role) if caller.is_staff else None
+        if status is None:
+            raise Forbidden("reviewQueue is for staff tokens (reviewer or operator, R26)")
+        page = await self._reissues.review_queue(status, first=_page_size(first), after=after, with_total=with_total)
+        # An overdue one expires on access (R24) and leaves the queue.
+        fresh = await self._fresh_page(page)
+        return dataclasses.replace(fresh, items=[r for r in fresh.items if r.status == status])
+
     async def list_by_certificates(
-        self, caller: Caller, certificate_ids: list[str], *, first: int, after: str | None, with_total: bool = True
+        self, account: str, certificate_ids: list[str], *, first: int, after: str | None, with_total: bool = True
     ) -> dict[str, Page]:
-        """`Certificate.reissues` for many certificates at once (a page of them)."""
+        """`Certificate.reissues` for many certificates of `account` at once (a page of
+        them); the caller was allowed to see the certificates."""
         pages = await self._reissues.list_by_certificates(
-            caller.account, certificate_ids, first=_page_size(first), after=after, with_total=with_total
+            account, certificate_ids, first=_page_size(first), after=after, with_total=with_total
         )
         return {cid: await self._fresh_page(page) for cid, page in pages.items()}
 
@@ -176,7 +203,7 @@ class ReissueService:
 
     async def reissuing_certificate_ids(self, caller: Caller) -> list[str]:
         """The caller's certificates with an active reissue (status REISSUING)."""
-        return await self._reissues.active_certificate_ids(caller.account)
+        return await self._reissues.active_certificate_ids(require_account(caller, "certificates"))
 
     async def _fresh(self, reissue: Reissue) -> Reissue:
         """R24, checked on access: an overdue reissue is expired before anyone sees it."""
@@ -184,9 +211,10 @@ class ReissueService:
             return await self._expire(reissue)
         return reissue
 
-    async def active_in_domains(self, caller: Caller, primary_domains: list[str]) -> dict[str, list[Reissue]]:
-        """primary domain -> the caller's active reissues under it (overdue ones expired)."""
-        found = await self._reissues.active_in_domains(caller.account, primary_domains)
+    async def active_in_domains(self, account: str, primary_domains: list[str]) -> dict[str, list[Reissue]]:
+        """primary domain -> the account's active reissues under it (overdue ones expired).
+        The caller was allowed to see a certificate of `account` under these domains."""
+        found = await self._reissues.active_in_domains(account, primary_domains)
         result: dict[str, list[Reissue]] = {d: [] for d in primary_domains}
         for reissue in found:
             reissue = await self._fresh(reissue)
@@ -203,17 +231,22 @@ class ReissueService:
         caller: Caller,
         certificates: list[Certificate],
         *,
-        domain_actives: dict[str, list[Reissue]] | None = None,
+        domain_actives: dict[tuple[str, str], list[Reissue]] | None = None,
     ) -> dict[str, Eligibility]:
         """Eligibility of many certificates from one read of the active reissues under their
-        primary domains (fewer when the caller already has them). The locks themselves
-        decide at submission; this view reads the reissues that hold them."""
+        (account, primary domain) pairs (none when the caller already has them). The locks
+        themselves decide at submission; this view reads the reissues that hold them."""
         if domain_actives is None:
-            domain_actives = await self.active_in_domains(caller, sorted({c.primary_domain for c in certificates}))
+            domain_actives = {}
+            for account in sorted({c.account for c in certificates}):
+                domains = sorted({c.primary_domain for c in certificates if c.account == account})
+                found = await self.active_in_domains(account, domains)
+                domain_actives.update({(account, d): v for d, v in found.items()})
         now = self._clock.now()
         result = {}
         for certificate in certificates:
-            actives = sorted(domain_actives.get(certificate.primary_domain, []), key=lambda r: r.created_at)
+            key = (certificate.account, certificate.primary_domain)
+            actives = sorted(domain_actives.get(key, []), key=lambda r: r.created_at)
             own = next((r for r in actives if r.certificate_id == certificate.id), None)
             other = next((r for r in actives if r.certificate_id != certificate.id), None)
             holder = LockHolder(other.id, other.certificate_id, other.domain) if other else None
@@ -240,8 +273,17 @@ class ReissueService:
                 last_verified_at=await self._verifications.last(caller.account, checked.domain, certificate.organization_name),
             )
         except DomainError as error:
-            return Preview(eligibility, [error], None)
-        return Preview(eligibility, [], steps)
+            return Preview(eligibility, [error], None, self.validity_for(certificate, self._clock.now()))
+        return Preview(eligibility, [], steps, self.validity_for(certificate, self._clock.now()))
+
+    def validity_for(self, certificate: Certificate, issued_at: datetime) -> BoundedValidity:
+        """R5 within R30: the notAfter a new version of `certificate` issued at `issued_at` gets."""
+        return bounded_not_after(
+            certificate.current.not_after,
+            issuer_not_after=self._authority.issuer_not_after(certificate.brand),
+            issued_at=issued_at,
+            schedule=self.schedule,
+        )
 
     def _check(self, certificate: Certificate, request: ReissueRequest) -> rules.CheckedRequest:
         checked = rules.check_request(certificate, request)
@@ -261,13 +303,20 @@ class ReissueService:
             )
         if checked.csr_source == CsrSource.UPLOAD:
             self._check_uploaded_csr(checked)
+        if checked.csr_source == CsrSource.ORIGINAL:
+            # R8/R31: the original key is reused, so it must be one we would accept today.
+            original = pem.load_csr(certificate.csr_pem or "", field=["input", "csrSource"])
+            algorithm, parameter, exponent = pem.csr_key(original)
+            rules.check_uploaded_key(
+                algorithm, parameter, exponent, field=["input", "csrSource"], what="the original CSR's"
+            )
         return checked
 
     @staticmethod
     def _check_uploaded_csr(checked: rules.CheckedRequest):
         csr = pem.load_csr(checked.csr_pem or "", field=["input", "csrPem"])
-        algorithm, parameter = pem.csr_key(csr)
-        rules.check_uploaded_key(algorithm, parameter)
+        algorithm, parameter, exponent = pem.csr_key(csr)
+        rules.check_uploaded_key(algorithm, parameter, exponent)  # R8, R31
         rules.check_csr_covers(checked.domain, pem.csr_names(csr))
         return csr, algorithm, parameter
 
@@ -350,6 +399,7 @@ class ReissueService:
                 fingerprint=self._request_fingerprint(request),
                 reissue_id=reissue_id,
                 created_at=now,
+                token_id=caller.token_id,
             )
             replay = await self._claim_idempotency(caller, claim)
             if replay is not None:
@@ -378,7 +428,9 @@ class ReissueService:
                 )
             earlier = await self._reissues.get(existing.reissue_id, account=caller.account)
             if earlier is not None:
-                return RequestResult(await self._fresh(earlier), self._returned_key(earlier))
+                # R31: the generated key is shown again only to the token that asked for it.
+                same_token = bool(existing.token_id) and existing.token_id == caller.token_id
+                return RequestResult(await self._fresh(earlier), self._returned_key(earlier) if same_token else None)
             if self._clock.now() - existing.created_at < rules.LOCK_GRACE:
                 raise InvalidInput(
                     "a request with this idempotencyKey is still being processed; retry in a few seconds",
@@ -419,7 +471,7 @@ class ReissueService:
             pending_until=pending_until,
         )
         domain_lock = dataclasses.replace(
-            certificate_lock, id=f"{reissue_id}:primary", key=domain_lock_key(caller.account, certificate.primary_domain)
+            certificate_lock, id=f"{reissue_id}:primary", key=domain_lock_key(certificate.account, certificate.primary_domain)
         )
         await self._acquire(certificate_lock, certificate)  # R4
         try:
@@ -429,7 +481,7 @@ class ReissueService:
             current = await self._certificate_repository.get(certificate.account, certificate.id)
             if current is None:
                 raise NotFound(f"no certificate {certificate.id!r}", field=["input", "certificateId"])
-            actives = (await self.active_in_domains(caller, [current.primary_domain]))[current.primary_domain]
+            actives = (await self.active_in_domains(current.account, [current.primary_domain]))[current.primary_domain]
             own = next((r for r in actives if r.certificate_id == current.id), None)
             other = next((r for r in actives if r.certificate_id != current.id), None)
             errors = rules.eligibility_errors(
@@ -478,6 +530,8 @@ class ReissueService:
             updated_at=now,
             expires_at=now + self._lifetime,
             private_key=prepared.stored_key,
+            target_not_after=certificate.current.not_after,
+            issuer_not_after=self._authority.issuer_not_after(certificate.brand),
         )
         try:
             if steps.initial_status == ReissueStatus.ISSUED:
@@ -603,11 +657,15 @@ class ReissueService:
         return expired
 
     async def _sign(self, reissue: Reissue, certificate: Certificate) -> CertificateVersion:
-        """R5: the CA signs the reissue's CSR with the current notAfter, to the second."""
+        """R5 within R30: the CA signs the reissue's CSR with the current notAfter, to the
+        second, unless the CA's own notAfter or the CA/B maximum for today comes first; the
+        brand and level stay the certificate's (R29)."""
         now = self._clock.now()
         organization = reissue.organization_name if certificate.validation_level != ValidationLevel.DV else None
+        validity = self.validity_for(certificate, now)
         signed = await self._authority.sign(
-            reissue.csr_pem, reissue.domain, certificate.current.not_after, now, organization
+            reissue.csr_pem, reissue.domain, validity.not_after, now,
+            brand=certificate.brand, level=certificate.validation_level, organization=organization,
         )
         parsed = pem.parse_certificate_chain(signed.certificate_pem + signed.chain_pem, field=["csrPem"])
         return CertificateVersion(
@@ -620,6 +678,11 @@ class ReissueService:
             issued_at=now,
             certificate_pem=parsed.certificate_pem,
             chain_pem=parsed.chain_pem,
+            # R27: signed here after the service's own checks; the key is verified when the
+            # service holds it (ONLINE, or ORIGINAL with the key on file).
+            provenance=Provenance.ISSUED_HERE,
+            chain_trusted=True,
+            key_verified=reissue.private_key is not None,
         )
 
     async def _issue(self, reissue: Reissue, actor: str, *, note: str | None, **changes) -> Reissue:
@@ -644,17 +707,19 @@ class ReissueService:
             v.serial_number != version.serial_number for v in certificate.versions
         ):
             old = dataclasses.replace(certificate.current, superseded_at=version.issued_at)
-            updated = dataclasses.replace(
-                certificate,
-                domain=certificate.domain,
+            replaced = await self._certificate_repository.record_issuance(
+                certificate.id,
+                expected_serial=certificate.current.serial_number,
                 versions=(version, old) + certificate.versions[1:],
                 reissue_count=certificate.reissue_count + 1,
                 private_key=reissue.private_key,
                 csr_pem=reissue.csr_pem,
-                organization_name=reissue.organization_name or certificate.organization_name,
-            )
-            replaced = await self._certificate_repository.replace_current(
-                updated, expected_serial=certificate.current.serial_number
+                # R13: after an approved review the organization is the one given; the
+                # issued certificate names it, so R29 reads the same from it.
+                organization_name=(
+                    reissue.organization_name if certificate.validation_level != ValidationLevel.DV
+                    else certificate.organization_name
+                ),
             )
             if not replaced:
                 # Another writer changed the certificate first (the locks should prevent

@@ -1,4 +1,4 @@
-"""The reissue rules as pure functions over plain data (DOMAIN.md R1-R25).
+"""The reissue rules as pure functions over plain data (DOMAIN.md R1-R31).
 
 Nothing here reads a clock, a database or the network: callers pass `now` and the facts.
 """
@@ -37,6 +37,7 @@ MAX_REASON = 200  # R10
 MAX_ORGANIZATION_NAME = 200
 MAX_PASSWORD = 1024
 MIN_PASSWORD = 4
+RSA_EXPONENT = 65537  # R31
 # R24: a lock whose reissue never appeared; longer than a request may run (the 30 s
 # execution timeout plus database waits), and checked again by its holder after insert.
 LOCK_GRACE = timedelta(seconds=60)
@@ -326,26 +327,40 @@ def check_algorithm(
     return algorithm, parameter
 
 
-def check_uploaded_key(algorithm: KeyAlgorithm | None, parameter: str) -> None:
-    """R8 for an uploaded CSR's public key (algorithm None: a type we do not take)."""
-    field = _f("csrPem")
+def check_uploaded_key(
+    algorithm: KeyAlgorithm | None,
+    parameter: str,
+    exponent: int | None = RSA_EXPONENT,
+    *,
+    field: list[str] | None = None,
+    what: str = "the CSR's",
+) -> None:
+    """R8 and R31 for a key the service did not generate: an uploaded CSR's (algorithm None:
+    a type we do not take), or the original CSR's when it is reused (csrSource ORIGINAL)."""
+    field = field or _f("csrPem")
     if algorithm is None:
         raise InvalidInput(
-            f"the CSR's key type ({parameter}) is not supported: use RSA or ECC",
+            f"{what} key type ({parameter}) is not supported: use RSA or ECC",
             code=ErrorCode.UNSUPPORTED_ALGORITHM,
             field=field,
         )
     if algorithm == KeyAlgorithm.RSA and int(parameter) < 2048:
-        raise InvalidInput(f"the CSR's RSA key has {parameter} bits; at least 2048 are needed", code=ErrorCode.WEAK_KEY, field=field)
+        raise InvalidInput(f"{what} RSA key has {parameter} bits; at least 2048 are needed", code=ErrorCode.WEAK_KEY, field=field)
+    if algorithm == KeyAlgorithm.RSA and exponent != RSA_EXPONENT:
+        raise InvalidInput(
+            f"{what} RSA key has the public exponent {exponent}; only {RSA_EXPONENT} is accepted (R31)",
+            code=ErrorCode.WEAK_KEY,
+            field=field,
+        )
     if algorithm == KeyAlgorithm.RSA and parameter not in ALLOWED_PARAMETERS[KeyAlgorithm.RSA]:
         raise InvalidInput(
-            f"the CSR's RSA key has {parameter} bits; use 2048, 3072 or 4096",
+            f"{what} RSA key has {parameter} bits; use 2048, 3072 or 4096",
             code=ErrorCode.UNSUPPORTED_ALGORITHM,
             field=field,
         )
     if algorithm == KeyAlgorithm.ECC and parameter not in ALLOWED_PARAMETERS[KeyAlgorithm.ECC]:
         raise InvalidInput(
-            f"the CSR's curve {parameter} is not supported: use prime256v1 or secp384r1",
+            f"{what} curve {parameter} is not supported: use prime256v1 or secp384r1",
             code=ErrorCode.UNSUPPORTED_ALGORITHM,
             field=field,
         )
@@ -372,16 +387,50 @@ class Steps:
     domain_validation_required: bool
     manual_review_required: bool
     initial_status: ReissueStatus
+    # R28: why domain validation is required although a waiver's timing would allow one
+    # (or although the flow has no validation step); None otherwise.
+    waivers_unavailable_reason: str | None = None
 
 
 def months_before(moment: datetime, months: int) -> datetime:
     """The same day and time `months` calendar months earlier (clamped to the month's end)."""
     year, month = divmod(moment.year * 12 + (moment.month - 1) - months, 12)
     month += 1
-
-
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def original_issue_time(certificate: Certificate) -> datetime | None:
+    """R17 counts from the original issue time, and (R28) only a version that is evidence
+    can tell it: the oldest version issued here, or imported with a trusted chain and its
+    key. A certificate with neither has no issue time the service can rely on."""
+    for version in reversed(certificate.versions):
+        if version.is_evidence:
+            return version.issued_at
+    return None
+
+
+def _within_window(issued_at: datetime | None, now: datetime) -> bool:
+    # A notBefore in the future is not "less than 3 days ago".
+    return issued_at is not None and timedelta(0) <= now - issued_at < SAME_CSR_WINDOW
+
+
+def provenance_gap(certificate: Certificate) -> str | None:
+    """R28: why this certificate's own statements earn no waiver; None when they do."""
+    version = certificate.current
+    if version.is_evidence:
+        return None
+    missing = []
+    if not version.chain_trusted:
+        why = version.chain_untrusted_reason or "no reason recorded"
+        missing.append(f"its chain does not pass path validation to a root this service trusts ({why})")
+    if not version.key_verified:
+        missing.append("its private key was not supplied at import")
+    return (
+        "domain validation is required on every reissue of this certificate (R28): it was imported, and "
+        + "; and ".join(missing)
+        + ". Waivers need a certificate issued here, or imported with a trusted chain and its private key."
+    )
 
 
 def required_steps(
@@ -394,40 +443,45 @@ def required_steps(
 ) -> Steps:
     """Decides waivers and steps, and so the status a submitted reissue starts in."""
     flow = flow_for(certificate)
-    waivers: list[Waiver] = []
 
     if flow == ReissueFlow.FREE_DV:
         # R16: validation with the original method, never waived.
         return Steps(flow, (), True, False, ReissueStatus.PENDING_DOMAIN_VALIDATION)
 
-    if flow == ReissueFlow.ORGANIZATION_OTHER_BRAND:
-        # R14: the CA verifies the applicant offline.
-        return Steps(flow, (), False, False, ReissueStatus.PENDING_CA_VERIFICATION)
+    # R28: the R17/R18 waivers rest on what the certificate says about itself (its issue
+    # time, its CSR, its order); they apply only when it is evidence.
+    gap = provenance_gap(certificate)
 
-    # R17/R18 rest on what the certificate says about itself (its issue time, its CSR,
-    # its purchase); a chain this service does not trust earns no waiver.
-    trusted = certificate.chain_trusted
-    # R17: counted from the original issue (the oldest version), not from a later reissue.
-    if trusted and now - certificate.versions[-1].issued_at < SAME_CSR_WINDOW:
-        waivers.append(Waiver.SUBMITTED_WITHIN_3_DAYS)
-    if trusted and same_csr:
-        waivers.append(Waiver.SAME_CSR)
-    # R18 (paid DV only)
-    if trusted and flow == ReissueFlow.PAID_DV:
+    if flow == ReissueFlow.ORGANIZATION_OTHER_BRAND:
+        # R14: the CA verifies the applicant offline; R28: a certificate without provenance
+        # needs domain validation first.
+        if gap is None:
+            return Steps(flow, (), False, False, ReissueStatus.PENDING_CA_VERIFICATION)
+        return Steps(flow, (), True, False, ReissueStatus.PENDING_DOMAIN_VALIDATION, gap)
+
+    claimed: list[Waiver] = []
+    issued_at = original_issue_time(certificate) if gap is None else certificate.versions[-1].issued_at
+    if _within_window(issued_at, now):  # R17
+        claimed.append(Waiver.SUBMITTED_WITHIN_3_DAYS)
+    if same_csr:  # R17
+        claimed.append(Waiver.SAME_CSR)
+    if flow == ReissueFlow.PAID_DV:  # R18
         if (
             certificate.brand == Brand.TRUSTASIA
             and certificate.purchased_years in (2, 3)
             and certificate.domain.startswith("*.")
             and certificate.auto_validation_configured
         ):
-            waivers.append(Waiver.AUTO_VALIDATION_CONFIGURED)
+            claimed.append(Waiver.AUTO_VALIDATION_CONFIGURED)
         if last_verified_at is not None and last_verified_at >= months_before(now, VERIFICATION_MONTHS):
-            waivers.append(Waiver.VERIFIED_WITHIN_13_MONTHS)
+            claimed.append(Waiver.VERIFIED_WITHIN_13_MONTHS)
+    waivers: list[Waiver] = claimed if gap is None else []
+    withheld_reason = gap if (gap is not None and claimed) else None
     validation = not waivers
 
     review = False
     if flow == ReissueFlow.ORGANIZATION_WOTRUS_DNSPOD:
-        # R13: review unless the organization is the one on file.
+        # R13: review unless the organization is the one on file (the certificate's own, R29).
         if checked.organization_name == certificate.organization_name:
             waivers.append(Waiver.ORGANIZATION_UNCHANGED)
         else:
@@ -439,7 +493,7 @@ def required_steps(
         status = ReissueStatus.PENDING_MANUAL_REVIEW
     else:
         status = ReissueStatus.ISSUED  # R19
-    return Steps(flow, tuple(waivers), validation, review, status)
+    return Steps(flow, tuple(waivers), validation, review, status, withheld_reason)
 
 
 # -- the status machine (R13-R16, R19, R22, R24, R25) ------------------------------------
@@ -452,6 +506,8 @@ ALLOWED_TRANSITIONS: frozenset[tuple[ReissueStatus | None, ReissueStatus]] = fro
         (None, ReissueStatus.ISSUED),  # R19
         (ReissueStatus.PENDING_DOMAIN_VALIDATION, ReissueStatus.PENDING_MANUAL_REVIEW),
         (ReissueStatus.PENDING_DOMAIN_VALIDATION, ReissueStatus.ISSUED),
+        # R14 after R28: a certificate without provenance is validated, then the CA verifies.
+        (ReissueStatus.PENDING_DOMAIN_VALIDATION, ReissueStatus.PENDING_CA_VERIFICATION),
         (ReissueStatus.PENDING_MANUAL_REVIEW, ReissueStatus.ISSUED),
         (ReissueStatus.PENDING_MANUAL_REVIEW, ReissueStatus.REJECTED),
         (ReissueStatus.PENDING_CA_VERIFICATION, ReissueStatus.ISSUED),
@@ -482,7 +538,9 @@ def is_valid_history(statuses: list[ReissueStatus]) -> bool:
 
 
 def after_domain_validation(reissue: Reissue) -> ReissueStatus:
-    """R13/R15/R16: what follows a successful validation."""
+    """R13-R16 (and R28): what follows a successful validation."""
+    if reissue.flow == ReissueFlow.ORGANIZATION_OTHER_BRAND:
+        return ReissueStatus.PENDING_CA_VERIFICATION
     return ReissueStatus.PENDING_MANUAL_REVIEW if reissue.manual_review_required else ReissueStatus.ISSUED
 
 

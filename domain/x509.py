@@ -6,17 +6,19 @@ pasted the wrong thing knows what to paste instead.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from domain.errors import ErrorCode, InvalidInput
+from domain.facts import first_attribute
 from domain.hostnames import normalize_hostname
 from domain.model import KeyAlgorithm
 
@@ -33,6 +35,7 @@ CURVE_NAMES = {"secp256r1": "prime256v1", "secp384r1": "secp384r1", "secp521r1":
 class KeyDescription:
     algorithm: KeyAlgorithm
     parameter: str  # "2048" for RSA, the OpenSSL curve name for ECC
+    rsa_exponent: int | None = None  # R31
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class ParsedCertificate:
     certificate_pem: str
     chain_pem: str
     public_key_der: bytes
+    leaf: x509.Certificate
+    intermediates: tuple[x509.Certificate, ...]
 
 
 def _pem_blocks(text: str, field: list[str]) -> list[tuple[str, str]]:
@@ -63,7 +68,7 @@ def _pem_blocks(text: str, field: list[str]) -> list[tuple[str, str]]:
 
 def describe_public_key(public_key, *, field: list[str], code: ErrorCode) -> KeyDescription:
     if isinstance(public_key, rsa.RSAPublicKey):
-        return KeyDescription(KeyAlgorithm.RSA, str(public_key.key_size))
+        return KeyDescription(KeyAlgorithm.RSA, str(public_key.key_size), public_key.public_numbers().e)
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         name = CURVE_NAMES.get(public_key.curve.name, public_key.curve.name)
         return KeyDescription(KeyAlgorithm.ECC, name)
@@ -86,14 +91,6 @@ def _dns_names(cert: x509.Certificate) -> list[str]:
     except x509.ExtensionNotFound:
         return []
     return list(ext.value.get_values_for_type(x509.DNSName))
-
-
-def _first_attribute(name: x509.Name, oid) -> str | None:
-    attrs = name.get_attributes_for_oid(oid)
-    if not attrs:
-        return None
-    value = attrs[0].value
-    return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -143,25 +140,20 @@ def parse_certificate_chain(text: str, *, field: list[str]) -> ParsedCertificate
                 code=ErrorCode.INVALID_CERTIFICATE,
                 field=field,
             ) from exc
-    leaf, chain = certs[0], certs[1:]
+    leaf = certs[0]
+    # A repeated certificate (the leaf again, an intermediate twice) adds nothing: dropped.
+    chain = list({c.fingerprint(hashes.SHA256()): c for c in certs[1:] if c != leaf}.values())
     if _is_ca(leaf) and chain:
         raise InvalidInput(
             "the first certificate is a CA certificate: put the leaf (your site's certificate) first, then the intermediates",
             code=ErrorCode.INVALID_CERTIFICATE,
             field=field,
         )
-    for index, (child, parent) in enumerate(zip(certs, chain), start=1):
-        try:
-            child.verify_directly_issued_by(parent)
-        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
-            raise InvalidInput(
-                f"certificate #{index + 1} did not issue certificate #{index}: "
-                "the chain must be the leaf first, then each issuer in order",
-                code=ErrorCode.INVALID_CERTIFICATE,
-                field=field,
-            ) from exc
+    # The order of the rest does not matter: path validation (domain.trust) builds the
+    # path from them as a pool, and certificates not on it are ignored.
+    _refuse_ip_names(leaf, field)
 
-    common_name = _first_attribute(leaf.subject, NameOID.COMMON_NAME)
+    common_name = first_attribute(leaf.subject, NameOID.COMMON_NAME)
     raw_sans = _dns_names(leaf)
     bound = common_name or (raw_sans[0] if raw_sans else None)
     if not bound:
@@ -183,7 +175,7 @@ def parse_certificate_chain(text: str, *, field: list[str]) -> ParsedCertificate
     return ParsedCertificate(
         domain=domain,
         subject_alt_names=sans,
-        organization_name=_first_attribute(leaf.subject, NameOID.ORGANIZATION_NAME),
+        organization_name=first_attribute(leaf.subject, NameOID.ORGANIZATION_NAME),
         serial_number=format(leaf.serial_number, "X"),
         fingerprint_sha256=leaf.fingerprint(hashes.SHA256()).hex().upper(),
         not_before=leaf.not_valid_before_utc,
@@ -192,7 +184,36 @@ def parse_certificate_chain(text: str, *, field: list[str]) -> ParsedCertificate
         certificate_pem=leaf.public_bytes(serialization.Encoding.PEM).decode("ascii"),
         chain_pem="".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in chain),
         public_key_der=public_key_der(leaf.public_key()),
+        leaf=leaf,
+        intermediates=tuple(chain),
     )
+
+
+def is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip().strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _refuse_ip_names(leaf: x509.Certificate, field: list[str]) -> None:
+    """R27: a certificate for an IP address is not one this service reissues."""
+    try:
+        ips = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.IPAddress
+        )
+    except x509.ExtensionNotFound:
+        ips = []
+    common_name = first_attribute(leaf.subject, NameOID.COMMON_NAME)
+    if ips or (common_name and is_ip_literal(common_name)):
+        shown = ", ".join(str(ip) for ip in ips) or common_name
+        raise InvalidInput(
+            f"the certificate names an IP address ({shown}): only certificates for domain names "
+            "under a registrable domain can be imported (R27)",
+            code=ErrorCode.INVALID_CERTIFICATE,
+            field=field,
+        )
 
 
 def _single_block(text: str, wanted, *, what: str, extra: str, code: ErrorCode, field: list[str]) -> str:
@@ -205,22 +226,6 @@ def _single_block(text: str, wanted, *, what: str, extra: str, code: ErrorCode, 
     if len(matching) > 1:
         raise InvalidInput(f"{len(matching)} blocks were given where one is expected: {extra}", code=code, field=field)
     return matching[0]
-
-
-def chain_is_trusted(chain_pem: str, roots: list[x509.Certificate]) -> bool:
-    """The chain (leaf, then intermediates, already checked in order) ends at one of
-    `roots`: its top certificate is a root, or was issued by one."""
-    certs = x509.load_pem_x509_certificates(chain_pem.encode())
-    top = certs[-1]
-    for root in roots:
-        if top == root:
-            return True
-        try:
-            top.verify_directly_issued_by(root)
-            return True
-        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-            continue
-    return False
 
 
 def load_private_key(text: str, password: str | None, *, field: list[str], password_field: list[str]):
@@ -323,7 +328,7 @@ def load_csr(text: str, *, field: list[str]) -> x509.CertificateSigningRequest:
 def csr_names(csr: x509.CertificateSigningRequest) -> list[str]:
     """The CSR's common name and DNS SANs, normalized where they are hostnames."""
     names: list[str] = []
-    cn = _first_attribute(csr.subject, NameOID.COMMON_NAME)
+    cn = first_attribute(csr.subject, NameOID.COMMON_NAME)
     if cn:
         names.append(cn)
     try:
@@ -344,14 +349,15 @@ def utc(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def csr_key(csr: x509.CertificateSigningRequest) -> tuple[KeyAlgorithm | None, str]:
-    """The CSR's key as (algorithm, parameter); algorithm None for a type we do not take."""
+def csr_key(csr: x509.CertificateSigningRequest) -> tuple[KeyAlgorithm | None, str, int | None]:
+    """The CSR's key as (algorithm, parameter, RSA public exponent); algorithm None for a
+    type we do not take."""
     key = csr.public_key()
     if isinstance(key, rsa.RSAPublicKey):
-        return KeyAlgorithm.RSA, str(key.key_size)
+        return KeyAlgorithm.RSA, str(key.key_size), key.public_numbers().e
     if isinstance(key, ec.EllipticCurvePublicKey):
-        return KeyAlgorithm.ECC, CURVE_NAMES.get(key.curve.name, key.curve.name)
-    return None, type(key).__name__.removeprefix("_").replace("PublicKey", "")
+        return KeyAlgorithm.ECC, CURVE_NAMES.get(key.curve.name, key.curve.name), None
+    return None, type(key).__name__.removeprefix("_").replace("PublicKey", ""), None
 
 
 def same_csr(a_pem: str | None, b_pem: str | None) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.certificates import UploadCertificate
+from domain.certificates import SetOrderFacts, UploadCertificate
 from domain.errors import DomainError
 from domain.model import Certificate, CertificateFilter, CertificateStatus, Page
 from resolvers.context import Context
@@ -42,6 +42,15 @@ async def upload_certificate(
     ctx: Context, command: UploadCertificate
 ) -> tuple[Certificate | None, list[DomainError]]:
     return await capture(ctx.services.certificates.upload(ctx.caller, command))
+
+
+async def set_order_facts(
+    ctx: Context, command: SetOrderFacts
+) -> tuple[Certificate | None, list[DomainError]]:
+    result = await capture(ctx.services.certificates.set_order_facts(ctx.caller, command))
+    if result[0] is not None:
+        ctx.certificate_loader.prime(result[0].id, result[0], force=True)
+    return result
 
 
 def private_key_pem(ctx: Context, cert: Certificate) -> str | None:

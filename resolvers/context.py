@@ -55,7 +55,7 @@ class Context:
     tuning: Tuning = field(default_factory=Tuning)
     certificate_loader: DataLoader[str, Certificate | None] = field(init=False)
     reissue_loader: DataLoader[str, Reissue | None] = field(init=False)
-    domain_active_loader: DataLoader[str, list[Reissue]] = field(init=False)
+    domain_active_loader: DataLoader[tuple[str, str], list[Reissue]] = field(init=False)
     eligibility_loader: DataLoader[Certificate, Eligibility] = field(init=False)
     certificate_reissues_loader: DataLoader[tuple, Page] = field(init=False)
 
@@ -68,32 +68,38 @@ class Context:
             found = await self.services.reissues.get_many(self.caller, ids)
             return [found.get(i) for i in ids]
 
-        async def load_domain_actives(primary_domains: list[str]) -> list[list[Reissue]]:
-            found = await self.services.reissues.active_in_domains(self.caller, primary_domains)
-            return [found.get(d, []) for d in primary_domains]
+        async def load_domain_actives(keys: list[tuple[str, str]]) -> list[list[Reissue]]:
+            # key: (account, primary domain) of a certificate the caller was allowed to see;
+            # one read per account (one for an account token).
+            found: dict[tuple[str, str], list[Reissue]] = {}
+            for account in sorted({a for a, _ in keys}):
+                domains = sorted({d for a, d in keys if a == account})
+                by_domain = await self.services.reissues.active_in_domains(account, domains)
+                found.update({(account, d): v for d, v in by_domain.items()})
+            return [found.get(k, []) for k in keys]
 
         async def load_eligibility(certificates: list[Certificate]) -> list[Eligibility]:
-            domains = sorted({c.primary_domain for c in certificates})
-            actives = dict(zip(domains, await self.domain_active_loader.load_many(domains)))
+            keys = sorted({(c.account, c.primary_domain) for c in certificates})
+            actives = dict(zip(keys, await self.domain_active_loader.load_many(keys)))
             found = await self.services.reissues.eligibility_many(self.caller, certificates, domain_actives=actives)
             return [found[c.id] for c in certificates]
 
         async def load_certificate_reissues(keys: list[tuple]) -> list[Page]:
-            # key: (certificate ID, first, after, with_total); one read per distinct
-            # (first, after, with_total), i.e. one for a page of certificates.
+            # key: (account, certificate ID, first, after, with_total); one read per distinct
+            # (account, first, after, with_total), i.e. one for a page of certificates.
             groups: dict[tuple, list[str]] = {}
-            for cid, *args in keys:
-                groups.setdefault(tuple(args), []).append(cid)
+            for account, cid, *args in keys:
+                groups.setdefault((account, *args), []).append(cid)
             pages: dict[tuple, Page | BaseException] = {}
-            for (first, after, with_total), ids in groups.items():
+            for (account, first, after, with_total), ids in groups.items():
                 try:
                     found = await self.services.reissues.list_by_certificates(
-                        self.caller, ids, first=first, after=after, with_total=with_total
+                        account, ids, first=first, after=after, with_total=with_total
                     )
                 except Exception as error:  # noqa: BLE001 - this group's fields fail, not the batch's
                     found = dict.fromkeys(ids, error)
                 for cid in ids:
-                    pages[(cid, first, after, with_total)] = found[cid]
+                    pages[(account, cid, first, after, with_total)] = found[cid]
             return [pages[key] for key in keys]
 
         batch = None if self.tuning.batch_loads else 1
@@ -110,13 +116,13 @@ class Context:
             if eligibility:
                 await self.eligibility_loader.load_many(certificates)  # loads the domains' actives too
             elif actives:
-                await self.domain_active_loader.load_many(sorted({c.primary_domain for c in certificates}))
+                await self.domain_active_loader.load_many(sorted({(c.account, c.primary_domain) for c in certificates}))
         except Exception:  # noqa: BLE001 - the failed loads stay cached: each field raises it on its
             pass  # own path (a nullable activeReissue becomes null with its error), as without a preload
 
     def loaded_active_reissue(self, certificate: Certificate) -> Reissue | None:
         """`active_reissue` when its primary domain is loaded already, else NOT_LOADED."""
-        actives = _loaded(self.domain_active_loader, certificate.primary_domain)
+        actives = _loaded(self.domain_active_loader, (certificate.account, certificate.primary_domain))
         if actives is NOT_LOADED:
             return NOT_LOADED
         return next((r for r in actives if r.certificate_id == certificate.id), None)
@@ -128,7 +134,7 @@ class Context:
     async def active_reissue(self, certificate: Certificate) -> Reissue | None:
         """R4: the certificate's reissue in progress, from its primary domain's (one read
         per request for all certificates on a page)."""
-        actives = await self.domain_active_loader.load(certificate.primary_domain)
+        actives = await self.domain_active_loader.load((certificate.account, certificate.primary_domain))
         return next((r for r in actives if r.certificate_id == certificate.id), None)
 
     @property

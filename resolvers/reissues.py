@@ -30,7 +30,14 @@ async def certificate_reissues(
     ctx: Context, certificate: Certificate, *, first: int, after: str | None, with_total: bool
 ) -> Page:
     """A certificate's reissues, batched with its siblings' on the same page."""
-    page = await ctx.certificate_reissues_loader.load((certificate.id, first, after, with_total))
+    page = await ctx.certificate_reissues_loader.load((certificate.account, certificate.id, first, after, with_total))
+    for item in page.items:
+        ctx.reissue_loader.prime(item.id, item)
+    return page
+
+
+async def review_queue(ctx: Context, *, first: int, after: str | None, with_total: bool = True) -> Page:
+    page = await ctx.services.reissues.review_queue(ctx.caller, first=first, after=after, with_total=with_total)
     for item in page.items:
         ctx.reissue_loader.prime(item.id, item)
     return page

@@ -7,15 +7,13 @@ from datetime import datetime
 import strawberry
 
 from domain import model, reissues
-from domain.certificates import UploadCertificate
+from domain.certificates import SetOrderFacts, UploadCertificate
 from domain.rules import ReissueRequest
 from schema.types import (
-    Brand,
     CertificateStatus,
     CsrSource,
     KeyAlgorithm,
     ReissueStatus,
-    ValidationLevel,
     ValidationMethod,
 )
 
@@ -44,35 +42,49 @@ class ReissueFilter:
 
 @strawberry.input
 class UploadCertificateInput:
+    """What the certificate cannot prove is not asked: brand, level and organization are read
+    from it (R29); order facts are the operator's (setOrderFacts)."""
+
     certificate_pem: str = strawberry.field(description="Leaf first, then any intermediates.")
-    brand: Brand
-    validation_level: ValidationLevel
-    private_key_pem: str | None = None
+    private_key_pem: str | None = strawberry.field(
+        default=None, description="The certificate's private key; proves possession (keyVerified, R27)."
+    )
     private_key_password: str | None = None
     csr_pem: str | None = strawberry.field(
         default=None, description="The CSR the certificate was issued from, if kept; enables CSR source ORIGINAL."
     )
-    is_free: bool = False
-    validation_method: ValidationMethod = model.ValidationMethod.DNS
-    organization_name: str | None = None
-    auto_validation_configured: bool = strawberry.field(
-        default=False, description="TrustAsia multi-year wildcard with automatic validation configured (R18)."
+    validation_method: ValidationMethod = strawberry.field(
+        default=model.ValidationMethod.DNS,
+        description="How domain control was validated when the certificate was applied for (R16).",
     )
-    purchased_years: int = strawberry.field(default=1, description="Validity purchased, in years (R18 looks for 2 or 3).")
 
     def to_domain(self) -> UploadCertificate:
         return UploadCertificate(
             certificate_pem=self.certificate_pem,
-            brand=self.brand,
-            validation_level=self.validation_level,
             private_key_pem=self.private_key_pem,
             private_key_password=self.private_key_password,
             csr_pem=self.csr_pem,
-            is_free=self.is_free,
             validation_method=self.validation_method,
-            organization_name=self.organization_name,
-            auto_validation_configured=self.auto_validation_configured,
+        )
+
+
+@strawberry.input(description="Order facts the certificate cannot show (R29); operator role.")
+class SetOrderFactsInput:
+    certificate_id: strawberry.ID
+    is_free: bool | None = None
+    purchased_years: int | None = strawberry.field(
+        default=None, description="Validity purchased, in years (R18 looks for 2 or 3)."
+    )
+    auto_validation_configured: bool | None = strawberry.field(
+        default=None, description="Automatic DNS or file validation configured for the domain (R18)."
+    )
+
+    def to_domain(self) -> SetOrderFacts:
+        return SetOrderFacts(
+            certificate_id=str(self.certificate_id),
+            is_free=self.is_free,
             purchased_years=self.purchased_years,
+            auto_validation_configured=self.auto_validation_configured,
         )
 
 

@@ -132,6 +132,22 @@ class Reissue(Node):
             model=r,
         )
 
+    @strawberry.field(description="The notAfter the new certificate gets (R5, R30).")
+    def not_after(self, info: strawberry.Info[Context]) -> datetime:
+        validity = self.model.validity(info.context.now, info.context.services.reissues.schedule)
+        return validity.not_after if validity else self._validity_from_certificate(info.context, "not_after")
+
+    @strawberry.field(description="True when R30 shortens the validity below the current notAfter.")
+    def not_after_capped(self, info: strawberry.Info[Context]) -> bool:
+        validity = self.model.validity(info.context.now, info.context.services.reissues.schedule)
+        return validity.capped if validity else self._validity_from_certificate(info.context, "capped")
+
+    async def _validity_from_certificate(self, ctx: Context, part: str):
+        """A reissue stored before R30 was recorded: computed from its certificate now."""
+        cert = await ctx.certificate_loader.load(self.model.certificate_id)
+        validity = ctx.services.reissues.validity_for(cert, ctx.now)
+        return getattr(validity, part)
+
     @strawberry.field
     async def certificate(
         self, info: strawberry.Info[Context]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
@@ -25,7 +26,13 @@ from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from resolvers.context import Context, Tuning
 from schema.selection import selected_fields
-from schema.inputs import CertificateFilter, ReissueFilter, RequestReissueInput, UploadCertificateInput
+from schema.inputs import (
+    CertificateFilter,
+    ReissueFilter,
+    RequestReissueInput,
+    SetOrderFactsInput,
+    UploadCertificateInput,
+)
 from schema.reissue_types import Reissue, ReissueConnection
 from schema.types import (
     Certificate,
@@ -74,6 +81,22 @@ class ReissuePreview:
     domain_validation_required: bool
     manual_review_required: bool
     waivers: list[Waiver]
+    waivers_unavailable_reason: str | None = strawberry.field(
+        description="Why no waiver applies although the timing would allow one (R28); null otherwise."
+    )
+    not_after: datetime = strawberry.field(
+        description="The notAfter a reissue submitted now gets (R5, R30); the time of the answer when the "
+        "certificate is not found."
+    )
+    not_after_capped: bool = strawberry.field(
+        description="True when R30 shortens the validity below the current notAfter."
+    )
+
+
+@strawberry.type
+class CertificatePayload:
+    certificate: Certificate | None
+    user_errors: list[UserError]
 
 
 # Fields of a page's nodes that need reissue data, and which data (resolvers.certificates).
@@ -157,6 +180,9 @@ class Query:
                 domain_validation_required=False,
                 manual_review_required=False,
                 waivers=[],
+                waivers_unavailable_reason=None,
+                not_after=info.context.now,
+                not_after_capped=False,
             )
         steps = preview.steps
         return ReissuePreview(
@@ -165,7 +191,23 @@ class Query:
             domain_validation_required=steps.domain_validation_required if steps else False,
             manual_review_required=steps.manual_review_required if steps else False,
             waivers=list(steps.waivers) if steps else [],
+            waivers_unavailable_reason=steps.waivers_unavailable_reason if steps else None,
+            not_after=preview.validity.not_after,
+            not_after_capped=preview.validity.capped,
         )
+
+    @strawberry.field(
+        description="Staff only (R26): reissues in every account waiting for the caller's role, oldest first "
+        "(reviewer: PENDING_MANUAL_REVIEW; operator: PENDING_CA_VERIFICATION)."
+    )
+    async def review_queue(
+        self, info: strawberry.Info[Context], first: int | None = 20, after: str | None = None
+    ) -> ReissueConnection:
+        page = await reissue_resolvers.review_queue(
+            info.context, first=20 if first is None else first, after=after,
+            with_total="totalCount" in selected_fields(info, ()),
+        )
+        return ReissueConnection.from_page(page)
 
 
 @strawberry.type
@@ -186,6 +228,14 @@ class Mutation:
         return RequestReissuePayload(
             reissue=Reissue.from_domain(result.reissue) if result else None,
             private_key_pem=result.private_key_pem if result else None,
+            user_errors=user_errors(errors),
+        )
+
+    @strawberry.mutation(description="operator role (R29).")
+    async def set_order_facts(self, info: strawberry.Info[Context], input: SetOrderFactsInput) -> CertificatePayload:
+        cert, errors = await certificate_resolvers.set_order_facts(info.context, input.to_domain())
+        return CertificatePayload(
+            certificate=Certificate.from_domain(cert, info.context.now) if cert else None,
             user_errors=user_errors(errors),
         )
 

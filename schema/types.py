@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 ErrorCode = strawberry.enum(domain_errors.ErrorCode, name="ErrorCode")
 ValidationLevel = strawberry.enum(model.ValidationLevel, name="ValidationLevel")
 Brand = strawberry.enum(model.Brand, name="Brand")
+Provenance = strawberry.enum(model.Provenance, name="Provenance", description="How the certificate came to the service (R27).")
 CertificateStatus = strawberry.enum(model.CertificateStatus, name="CertificateStatus")
 KeyAlgorithm = strawberry.enum(model.KeyAlgorithm, name="KeyAlgorithm")
 ValidationMethod = strawberry.enum(model.ValidationMethod, name="ValidationMethod")
@@ -93,6 +94,15 @@ class CertificateVersion:
         )
 
 
+@strawberry.type(description="An operator changed an order fact (R29); kept, never rewritten.")
+class OrderFactChange:
+    at: datetime
+    actor: str
+    fact: str = strawberry.field(description="isFree, purchasedYears or autoValidationConfigured.")
+    old: str
+    new: str
+
+
 @strawberry.type
 class ReissueEligibility:
     eligible: bool
@@ -125,16 +135,27 @@ class Certificate(Node):
     serial_number: str
     fingerprint_sha256: str
     validation_method: ValidationMethod
-    organization: Organization | None
+    organization: Organization | None = strawberry.field(description="From the certificate's subject O (R29).")
+    provenance: Provenance
+    chain_trusted: bool = strawberry.field(
+        description="R27: the chain passed path validation to a trusted root (always true for ISSUED_HERE)."
+    )
+    key_verified: bool = strawberry.field(
+        description="R27: the service holds, or was shown, the certificate's private key."
+    )
+    chain_untrusted_reason: str | None = strawberry.field(
+        description="Why path validation refused the chain when it was imported (R27); null when trusted."
+    )
+    purchased_years: int = strawberry.field(description="Order facts (R29).")
+    auto_validation_configured: bool
+    order_fact_changes: list[OrderFactChange] = strawberry.field(
+        description="Every change an operator made to the order facts, oldest first (R29)."
+    )
     reissue_count: int
     certificate_pem: str = strawberry.field(description="Leaf certificate, PEM.")
     chain_pem: str = strawberry.field(description="Intermediate chain, PEM (may be empty).")
     versions: list[CertificateVersion] = strawberry.field(
         description="Newest first; the first entry is the current version."
-    )
-    chain_trusted: bool = strawberry.field(
-        description="The uploaded chain ends at a CA this service trusts; without it, a reissue earns no "
-        "R17/R18 waiver (domain validation is required)."
     )
     model: strawberry.Private[model.Certificate]
 
@@ -158,11 +179,19 @@ class Certificate(Node):
             fingerprint_sha256=v.fingerprint_sha256,
             validation_method=c.validation_method,
             organization=Organization(name=c.organization_name) if c.organization_name else None,
+            provenance=c.provenance,
+            chain_trusted=c.chain_trusted,
+            key_verified=c.key_verified,
+            chain_untrusted_reason=c.current.chain_untrusted_reason,
+            purchased_years=c.purchased_years,
+            auto_validation_configured=c.auto_validation_configured,
+            order_fact_changes=[
+                OrderFactChange(at=x.at, actor=x.actor, fact=x.fact, old=x.old, new=x.new) for x in c.order_fact_changes
+            ],
             reissue_count=c.reissue_count,
             certificate_pem=v.certificate_pem,
             chain_pem=v.chain_pem,
             versions=[CertificateVersion.from_domain(x) for x in c.versions],
-            chain_trusted=c.chain_trusted,
             model=c,
         )
 

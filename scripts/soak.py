@@ -32,9 +32,8 @@ sys.path.insert(0, str(ROOT))
 from adapters.ferretdb import EmbeddedDatabase, free_port  # noqa: E402
 from adapters.invariants import check_invariants  # noqa: E402
 from certreissue.bootstrap import build_services  # noqa: E402
-from certreissue.demo import DemoCertificate, certificate_chain  # noqa: E402
+from certreissue.demo import DemoCertificate, upload_entry  # noqa: E402
 from certreissue.settings import Settings  # noqa: E402
-from domain.certificates import UploadCertificate  # noqa: E402
 from domain.model import Brand, Caller, Role, ValidationLevel  # noqa: E402
 from domain.ports import Clock  # noqa: E402
 from domain.rules import LOCK_GRACE  # noqa: E402
@@ -75,7 +74,7 @@ async def wait_ready(url: str) -> None:
 
 async def seed(services, account: str, zones: int, per_zone: int) -> list[tuple[str, str]]:
     """Certificates of every flow under `zones` primary domains; returns (id, kind)."""
-    owner = Caller(account, frozenset({Role.OWNER}))
+    owner = Caller(account, Role.OWNER)
     kinds = [
         ("dv", Brand.SECTIGO, ValidationLevel.DV, None),
         ("wotrus", Brand.WOTRUS, ValidationLevel.OV, "Soak Ltd"),
@@ -87,12 +86,7 @@ async def seed(services, account: str, zones: int, per_zone: int) -> list[tuple[
         for n in range(per_zone):
             kind, brand, level, org = kinds[n % len(kinds)]
             entry = DemoCertificate(f"h{n}.{zone}", brand, level, organization=org)
-            signed, csr, key = await certificate_chain(services, entry)
-            cert = await services.certificates.upload(
-                owner,
-                UploadCertificate(signed.certificate_pem + signed.chain_pem, brand, level, key, None, csr,
-                                  organization_name=org),
-            )
+            cert = await upload_entry(services, owner, entry)
             made.append((cert.id, kind))
     return made
 
@@ -178,7 +172,12 @@ async def main(args) -> int:
         await asyncio.gather(*(wait_ready(u) for u in urls))
         account = "soak"
         certs = await seed(services, account, args.zones, args.per_zone)
-        tokens = {r: await services.tokens.create(account, [Role(r)]) for r in ("owner", "reviewer", "operator")}
+        now = services.clock.now()
+        tokens = {
+            r: (await services.tokens.create(None if Role(r).is_staff else account, Role(r), now=now,
+                                             expires_at=now + timedelta(days=1)))[0]
+            for r in ("owner", "reviewer", "operator")
+        }
         outcomes: Counter = Counter()
         latencies: list[float] = []
         budget = {"left": args.max_requests}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 def a_label(name: str) -> str:
@@ -22,6 +22,25 @@ def a_label(name: str) -> str:
 
 def rsa_key(bits: int = 2048):
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def rsa_key_with_exponent(exponent: int, bits: int = 2048):
+    """An RSA key whose public exponent is `exponent` (cryptography generates only 3 and
+    65537): the primes of a generated key, with d computed for `exponent`."""
+    import math
+
+    while True:
+        numbers = rsa_key(bits).private_numbers()
+        p, q = numbers.p, numbers.q
+        phi = (p - 1) * (q - 1)
+        if math.gcd(exponent, phi) != 1:
+            continue
+        d = pow(exponent, -1, phi)
+        private = rsa.RSAPrivateNumbers(
+            p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q),
+            rsa.RSAPublicNumbers(exponent, p * q),
+        )
+        return private.private_key()
 
 
 def ec_key(curve=ec.SECP256R1):
@@ -51,8 +70,13 @@ def _name(cn: str, org: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
+def _ca_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(True, False, False, False, False, True, True, False, False)
+
+
 @functools.cache
 def root_ca() -> Authority:
+    """The tests' root (trusted by the tests' data dir, as an operator trusts a public CA)."""
     key = ec_key(ec.SECP384R1)
     now = datetime.now(UTC)
     cert = (
@@ -64,25 +88,50 @@ def root_ca() -> Authority:
         .not_valid_before(now - timedelta(days=3650))
         .not_valid_after(now + timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_ca_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA384())
     )
     return Authority(key, cert)
 
 
+# The issuer organization of each brand's test intermediate: R29 reads the brand from it.
+BRAND_ISSUERS = {
+    "TRUSTASIA": "TrustAsia Technologies, Inc. (test)",
+    "DNSPOD": "DNSPod, Inc. (test)",
+    "WOTRUS": "WoTrus CA Limited (test)",
+    "DIGICERT": "DigiCert Inc (test)",
+    "GEOTRUST": "GeoTrust Inc. (test)",
+    "GLOBALSIGN": "GlobalSign nv-sa (test)",
+    "SECTIGO": "Sectigo Limited (test)",
+    "OTHER": "certreissue tests",
+}
+# R29: CA/Browser Forum policy OIDs.
+LEVEL_POLICIES = {"DV": "2.23.140.1.2.1", "OV": "2.23.140.1.2.2", "EV": "2.23.140.1.1"}
+
+
+def intermediate_ca(brand: str = "OTHER") -> Authority:
+    """The test intermediate of `brand` (its organization names the brand, R29)."""
+    return _intermediate(brand)
+
+
 @functools.cache
-def intermediate_ca() -> Authority:
+def _intermediate(brand: str) -> Authority:
     root = root_ca()
     key = ec_key(ec.SECP256R1)
     now = datetime.now(UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("Test Intermediate CA", "certreissue tests"))
+        .subject_name(_name(f"Test {brand.title()} CA", BRAND_ISSUERS[brand]))
         .issuer_name(root.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=3000))
         .not_valid_after(now + timedelta(days=3000))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_ca_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root.key.public_key()), critical=False)
         .sign(root.key, hashes.SHA256())
     )
     return Authority(key, cert)
@@ -120,14 +169,23 @@ def issue(
     org: str | None = None,
     not_before: datetime | None = None,
     not_after: datetime | None = None,
-    days: int = 365,
+    days: int | None = None,
+    brand: str = "OTHER",
+    level: str | None = "DV",
+    issuer: Authority | None = None,
+    chain: list[x509.Certificate] | None = None,
+    extensions: list[tuple[x509.ExtensionType, bool]] | None = None,
+    profile: bool = True,
 ) -> Issued:
-    """A leaf signed by the test intermediate. The key defaults to a fresh ECDSA P-256."""
+    """A leaf signed by the test intermediate of `brand` (or by `issuer`), asserting the
+    CA/B policy of `level` (None: no policy), with the web PKI profile path validation
+    expects (`profile=False` leaves out key usages and key identifiers). The key defaults
+    to a fresh ECDSA P-256; the validity to what a CA may issue now (R30, see `max_days`)."""
     key = key or ec_key()
-    ca = intermediate_ca()
+    ca = issuer or intermediate_ca(brand)
     now = datetime.now(UTC)
     not_before = not_before or (now - timedelta(days=1))
-    not_after = not_after or (not_before + timedelta(days=days))
+    not_after = not_after or (not_before + timedelta(days=days if days is not None else max_days(not_before)))
     sans = sans if sans is not None else ([common_name] if common_name else [])
     subject = _name(common_name, org) if common_name else x509.Name(
         [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)] if org else []
@@ -146,17 +204,75 @@ def issue(
         builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), critical=False
         )
-    cert = builder.sign(ca.key, hashes.SHA256())
+    if profile:
+        builder = (
+            builder.add_extension(
+                x509.KeyUsage(True, False, isinstance(key, rsa.RSAPrivateKey), False, False, False, False, False, False),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
+        )
+    if level is not None:
+        builder = builder.add_extension(
+            x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(LEVEL_POLICIES[level]), None)]),
+            critical=False,
+        )
+    for extension, critical in extensions or ():
+        builder = builder.add_extension(extension, critical=critical)
+    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
+
+    ca_digest = None if isinstance(ca.key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) else hashes.SHA256()
+    cert = builder.sign(ca.key, ca_digest)
     csr_builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
     if sans:
         csr_builder = csr_builder.add_extension(
             x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), critical=False
         )
-    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
-
     digest = None if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) else hashes.SHA256()
     csr = csr_builder.sign(key, digest)
-    return Issued(key=key, cert=cert, chain_pem=pem(cert) + pem(ca.cert), csr=csr)
+    rest = chain if chain is not None else [ca.cert]
+    return Issued(key=key, cert=cert, chain_pem=pem(cert) + "".join(pem(c) for c in rest), csr=csr)
+
+
+def self_signed(common_name: str, *, key=None, org: str | None = None, days: int = 365, level: str | None = "DV") -> Issued:
+    """A certificate that signs itself: it names whatever its maker wants (R27: untrusted)."""
+    key = key or ec_key()
+    me = Authority(key, None)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    subject = _name(common_name, org)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now - timedelta(days=1) + timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+    )
+    if level is not None:
+        builder = builder.add_extension(
+            x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(LEVEL_POLICIES[level]), None)]),
+            critical=False,
+        )
+    cert = builder.sign(me.key, hashes.SHA256())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(subject)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return Issued(key=key, cert=cert, chain_pem=pem(cert), csr=csr)
+
+
+def max_days(issued_at: datetime | None = None) -> int:
+    """The longest validity a CA may issue at `issued_at` under the default R30 schedule:
+    test certificates stay within it so that a reissue keeps their notAfter (R5)."""
+    from domain.validity import DEFAULT_SCHEDULE
+
+    return DEFAULT_SCHEDULE.max_days(issued_at or datetime.now(UTC)) - 1
 
 
 def issue_rsa(common_name: str, sans: list[str] | None = None, **kw) -> Issued:

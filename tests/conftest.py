@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -92,6 +93,8 @@ def settings(data_dir: Path, dns_server: ChallengeDNS, file_site: FileSite) -> S
         http_validation_allow_private=True,  # the test web server is on loopback
         # Many tests send bursts of mutations with one token; the limit has tests of its own.
         rate_limit_per_minute=0,
+        # Revocation tests wait for a process's token cache to forget (R26: within 30 s).
+        token_cache_seconds=1.0,
     )
 
 
@@ -147,11 +150,29 @@ async def http(api: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def new_token(services: Services, account: str | None, role: str = "owner", *, days: float = 1) -> str:
+    """A fresh API token: an account token (owner, viewer) or, for reviewer and operator, a
+    staff token with no account (R26; `account` is then ignored)."""
+    r = Role(role)
+    now = services.clock.now()
+    token, _ = await services.tokens.create(
+        None if r.is_staff else account, r, now=now, expires_at=now + timedelta(days=days)
+    )
+    return token
+
+
 class GraphQLClient:
-    def __init__(self, http: httpx.AsyncClient, token: str | None, account: str = "") -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, token: str | None, account: str = "", staff: dict[str, str] | None = None
+    ) -> None:
         self.http = http
         self.token = token
         self.account = account
+        self.staff = staff or {}
+
+    def as_staff(self, role: str) -> GraphQLClient:
+        """A client with the session's staff token of `role` (reviewer or operator)."""
+        return GraphQLClient(self.http, self.staff[role], "", self.staff)
 
     async def raw(self, query: str, variables: dict | None = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -174,13 +195,20 @@ def new_account():
     return make
 
 
-@pytest.fixture
-async def client_for(services: Services, http: httpx.AsyncClient):
-    """client_for(account, 'owner', ...) -> a GraphQL client with a fresh token."""
+@pytest.fixture(scope="session")
+async def staff_tokens(services: Services) -> dict[str, str]:
+    """One staff token per staff role for the session (the service provider's people, R26)."""
+    return {role: await new_token(services, None, role) for role in ("reviewer", "operator")}
 
-    async def make(account: str, *roles: str) -> GraphQLClient:
-        token = await services.tokens.create(account, [Role(r) for r in (roles or ("owner",))])
-        return GraphQLClient(http, token, account)
+
+@pytest.fixture
+async def client_for(services: Services, http: httpx.AsyncClient, staff_tokens):
+    """client_for(account, 'owner') -> a GraphQL client with a fresh token of that role;
+    client_for(anything, 'reviewer' | 'operator') -> a fresh staff token (no account)."""
+
+    async def make(account: str, role: str = "owner") -> GraphQLClient:
+        token = await new_token(services, account, role)
+        return GraphQLClient(http, token, "" if Role(role).is_staff else account, staff_tokens)
 
     return make
 

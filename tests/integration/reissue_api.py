@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests import certs
-from tests.integration.test_upload_certificate import UPLOAD
+from tests.integration.test_upload_certificate import SET_ORDER_FACTS, UPLOAD
 
 REISSUE_FIELDS = """
-  id status flow domain csrSource csrPem keyAlgorithm keyParameter reason waivers
+  id status flow domain csrSource csrPem keyAlgorithm keyParameter reason waivers notAfter notAfterCapped
   domainValidationRequired manualReviewRequired privateKeyProtected deployableToCloudServices
   domainValidation { method status dns { name type value } file { url path content } lastCheckedAt lastError }
   events { at actor from to note }
@@ -39,7 +39,7 @@ query Preview($input: RequestReissueInput!) {
   previewReissue(input: $input) {
     eligibility { eligible flow reasons { code message field } }
     userErrors { code message field }
-    domainValidationRequired manualReviewRequired waivers
+    domainValidationRequired manualReviewRequired waivers waiversUnavailableReason notAfter notAfterCapped
   }
 }
 """
@@ -78,35 +78,48 @@ async def upload_cert(
     client,
     name: str,
     *,
-    brand: str = "SECTIGO",
-    level: str = "DV",
+    brand: str = "OTHER",
+    level: str | None = "DV",
     free: bool = False,
     method: str = "DNS",
     org: str | None = None,
     issued_days_ago: float = 10,
-    days: int = 365,
+    days: int | None = None,
     sans: list[str] | None = None,
     with_csr: bool = True,
+    with_key: bool = True,
     key=None,
+    purchased_years: int | None = None,
+    auto_validation: bool | None = None,
     **extra,
 ) -> tuple[dict, certs.Issued]:
+    """Uploads a certificate of the tests' CA (a trusted chain) for `name`, with its key
+    (R27: keyVerified) and CSR. Brand, level and organization are the certificate's own
+    (R29): issued under the brand's test intermediate with the level's policy OID. Order
+    facts (free, years, automatic validation) are set by the session's operator."""
     issued = certs.issue(
-        name, sans, key=key, org=org, not_before=days_ago(issued_days_ago), days=days
+        name, sans, key=key, org=org, not_before=days_ago(issued_days_ago), days=days, brand=brand, level=level
     )
-    data = {
-        "certificatePem": issued.chain_pem,
-        "privateKeyPem": issued.key_pem(),
-        "brand": brand,
-        "validationLevel": level,
-        "isFree": free,
-        "validationMethod": method,
-        **extra,
-    }
+    data = {"certificatePem": issued.chain_pem, "validationMethod": method, **extra}
+    if with_key:
+        data["privateKeyPem"] = issued.key_pem()
     if with_csr:
         data["csrPem"] = issued.csr_pem
     result = (await client(UPLOAD, {"input": data}))["uploadCertificate"]
     assert result["userErrors"] == [], result["userErrors"]
-    return result["certificate"], issued
+    certificate = result["certificate"]
+    facts = {"isFree": free or None, "purchasedYears": purchased_years, "autoValidationConfigured": auto_validation}
+    if any(v is not None for v in facts.values()):
+        certificate = await set_order_facts(client.as_staff("operator"), certificate["id"], **facts)
+    return certificate, issued
+
+
+async def set_order_facts(operator, certificate_id: str, **facts) -> dict:
+    """R29: the operator sets order facts; returns the certificate (fails on userErrors)."""
+    given = {k: v for k, v in facts.items() if v is not None}
+    result = (await operator(SET_ORDER_FACTS, {"input": {"certificateId": certificate_id, **given}}))["setOrderFacts"]
+    assert result["userErrors"] == [], result["userErrors"]
+    return result["certificate"]
 
 
 async def request(client, **input) -> dict:

@@ -33,10 +33,10 @@ async def two_accounts(client_for, new_account):
     a_name, b_name = new_account("a"), new_account("b")
     a = await client_for(a_name, "owner")
     b = await client_for(b_name, "owner")
-    issued = certs.issue("secret.isolated-a.example")
+    issued = certs.issue("secret.isolated-a.net")
     result = await upload(a, issued)
     assert result["userErrors"] == []
-    b_result = await upload(b, certs.issue("mine.isolated-b.example"))
+    b_result = await upload(b, certs.issue("mine.isolated-b.net"))
     assert b_result["userErrors"] == []
     return {
         "a_name": a_name,
@@ -64,7 +64,7 @@ async def test_the_owners_node_lookup_returns_the_certificate(two_accounts):
     node = (await a(NODE, {"id": cert["id"]}))["node"]
     assert node["__typename"] == "Certificate"
     assert node["id"] == cert["id"]
-    assert node["domain"] == "secret.isolated-a.example"
+    assert node["domain"] == "secret.isolated-a.net"
     assert node["privateKeyPem"] == two_accounts["issued"].key_pem()
 
 
@@ -93,7 +93,7 @@ async def test_another_accounts_certificates_are_absent_from_the_list_and_its_to
 async def test_filters_do_not_reach_into_another_account(two_accounts):
     b = two_accounts["b"]
     for filter in (
-        {"primaryDomain": "isolated-a.example"},
+        {"primaryDomain": "isolated-a.net"},
         {"domainContains": "secret"},
         {"status": "ISSUED", "domainContains": "isolated-a"},
     ):
@@ -110,30 +110,33 @@ async def test_uploading_a_certificate_another_account_holds_gives_no_hint_of_it
     assert cert["id"] not in str(result)
 
 
-async def test_a_reviewer_token_reads_its_accounts_certificates(two_accounts, client_for):
-    reviewer = await client_for(two_accounts["a_name"], "reviewer")
+async def test_a_viewer_token_reads_its_accounts_certificates(two_accounts, client_for):
+    # R26: viewer reads the certificates and reissues of its account
+    viewer = await client_for(two_accounts["a_name"], "viewer")
     cert = two_accounts["cert"]
-    found = (await reviewer(CERTIFICATE, {"id": cert["id"]}))["certificate"]
+    found = (await viewer(CERTIFICATE, {"id": cert["id"]}))["certificate"]
     assert found["id"] == cert["id"] and found["domain"] == cert["domain"]
-    listed = (await reviewer(LIST))["certificates"]
+    listed = (await viewer(LIST))["certificates"]
     assert [e["node"]["id"] for e in listed["edges"]] == [cert["id"]]
 
 
-async def test_a_reviewer_token_cannot_upload_a_certificate(two_accounts, client_for):
-    reviewer = await client_for(two_accounts["a_name"], "reviewer")
-    result = await upload(reviewer, certs.issue("by-reviewer.isolated-a.example"))
+async def test_a_viewer_token_cannot_upload_a_certificate(two_accounts, client_for):
+    # R26: every mutation of a viewer is FORBIDDEN
+    viewer = await client_for(two_accounts["a_name"], "viewer")
+    result = await upload(viewer, certs.issue("by-viewer.isolated-a.net"))
     assert result["certificate"] is None
     assert len(result["userErrors"]) == 1
     assert result["userErrors"][0]["code"] == "FORBIDDEN"
     assert "owner" in result["userErrors"][0]["message"]
     # And nothing was stored.
-    listed = (await reviewer(LIST))["certificates"]
+    listed = (await viewer(LIST))["certificates"]
     assert listed["totalCount"] == 1
 
 
-@pytest.mark.parametrize("roles", [("reviewer",), ("operator",), ("reviewer", "operator")])
-async def test_the_private_key_is_null_for_a_token_without_the_owner_role(two_accounts, client_for, roles):
-    other = await client_for(two_accounts["a_name"], *roles)
+@pytest.mark.parametrize("role", ["viewer", "reviewer", "operator"])
+async def test_the_private_key_is_null_for_every_role_but_owner(two_accounts, client_for, role):
+    # R26: staff never see private keys; viewers read, they do not download keys
+    other = await client_for(two_accounts["a_name"], role)
     cert = two_accounts["cert"]
     found = (await other(CERTIFICATE, {"id": cert["id"]}))["certificate"]
     assert found is not None and found["certificatePem"]
@@ -142,7 +145,14 @@ async def test_the_private_key_is_null_for_a_token_without_the_owner_role(two_ac
     assert node["privateKeyPem"] is None
 
 
-async def test_the_owner_role_alongside_others_still_downloads_the_key(two_accounts, client_for):
-    both = await client_for(two_accounts["a_name"], "owner", "reviewer")
-    found = (await both(CERTIFICATE, {"id": two_accounts["cert"]["id"]}))["certificate"]
-    assert found["privateKeyPem"] == two_accounts["issued"].key_pem()
+@pytest.mark.parametrize("role", ["reviewer", "operator"])
+async def test_a_staff_token_reads_one_certificate_by_id_but_lists_no_accounts_certificates(
+    two_accounts, client_for, role
+):
+    # R26: staff have no account; they read an object by its ID (to review it), never a list
+    staff = await client_for("ignored", role)
+    found = (await staff(CERTIFICATE, {"id": two_accounts["cert"]["id"]}))["certificate"]
+    assert found["id"] == two_accounts["cert"]["id"]
+    response = await staff.raw(LIST)
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "FORBIDDEN" and "staff" in error["message"]

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from domain.model import Role
+from tests.conftest import new_token
 
 TYPENAME = {"query": "{ __typename }"}
 CERTIFICATES = {"query": "{ certificates { totalCount } }"}
@@ -56,7 +57,7 @@ async def test_a_well_formed_token_that_was_never_issued_is_401(http):
 
 
 async def test_a_token_issued_for_an_account_is_accepted_and_its_scheme_is_case_insensitive(http, services, new_account):
-    token = await services.tokens.create(new_account("auth"), [Role.OWNER])
+    token = await new_token(services, new_account("auth"))
     for scheme in ("Bearer", "bearer", "BEARER"):
         response = await http.post("/graphql", json=CERTIFICATES, headers={"Authorization": f"{scheme} {token}"})
         assert response.status_code == 200, (scheme, response.text)
@@ -64,7 +65,7 @@ async def test_a_token_issued_for_an_account_is_accepted_and_its_scheme_is_case_
 
 
 async def test_a_near_miss_of_a_real_token_is_401(http, services, new_account):
-    token = await services.tokens.create(new_account("auth"), [Role.OWNER])
+    token = await new_token(services, new_account("auth"))
     last = token[-1]
     tampered = token[:-1] + ("A" if last != "A" else "B")
     assert_unauthenticated(
@@ -91,7 +92,7 @@ async def test_a_query_sent_by_get_without_a_token_is_401(http, accept):
 
 
 async def test_a_query_sent_by_get_with_a_token_is_answered(http, services, new_account):
-    token = await services.tokens.create(new_account("auth"), [Role.OWNER])
+    token = await new_token(services, new_account("auth"))
     response = await http.get(
         "/graphql", params={"query": "{__typename}"}, headers={"Authorization": f"Bearer {token}"}
     )
@@ -111,7 +112,7 @@ async def test_the_readiness_probe_needs_no_token_and_is_ready(http):
 
 async def test_no_token_is_stored_in_plaintext(services, new_account, http):
     account = new_account("plain")
-    token = await services.tokens.create(account, [Role.OWNER, Role.REVIEWER])
+    token = await new_token(services, account, "viewer")
     # The token is real: it authenticates.
     ok = await http.post("/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200
@@ -119,7 +120,7 @@ async def test_no_token_is_stored_in_plaintext(services, new_account, http):
     secret_part = token.removeprefix("crt1_")
     docs = await services.database.tokens.find({"account": account}).to_list()
     assert len(docs) == 1
-    assert docs[0]["roles"] == ["owner", "reviewer"]
+    assert docs[0]["role"] == "viewer" and docs[0]["kind"] == "account"
     everything = await services.database.tokens.find({}).to_list()
     for doc in everything:
         text = repr(doc)

@@ -1,19 +1,21 @@
 """R26 and the README's "Decisions where the rules are silent", as one table: every query
-and mutation of the contract, called by each role of the account that owns the objects
-and by the owner of another account, through the real HTTP API.
+and mutation of the contract, called by each kind of token (the account's owner and
+viewer, the staff's reviewer and operator, the owner of another account), through the
+real HTTP API.
 
-The table was written from the README and DOMAIN.md (R14, R22, R24, R26), not from what
-the code answers:
+The table was written from DOMAIN.md (R14, R22, R24, R26, R29) and the README, not from
+what the code answers:
 
-- Reads (`node`, `certificate(s)`, `reissue(s)`) are open to every role of the account;
-  another account's objects do not exist for the caller (null, or absent from a list).
-- Upload, request, validate, cancel and remind need `owner`; approve and reject
-  `reviewer` (R22); `confirmCaVerification` `operator` (R14). `previewReissue` is the dry
-  run of `requestReissue` (R12), so it needs what `requestReissue` needs: `owner`.
-- A missing role is FORBIDDEN; an object of another account is NOT_FOUND (R26). The owner
-  of another account calling a reviewer's or an operator's mutation lacks that role:
-  FORBIDDEN, which is what any ID gets from such a token, so it is no hint that the object
-  exists.
+- Account tokens: `owner` does everything with its account's certificates and reissues;
+  `viewer` reads them, and every mutation is FORBIDDEN. Another account's objects do not
+  exist for an account token (null, absent from a list, NOT_FOUND).
+- Staff tokens have no account: `reviewer` approves and rejects (R22), `operator` confirms
+  the CA's verification (R14) and sets order facts (R29); both read any one object by its
+  ID and work through `reviewQueue`; lists of one account's objects are FORBIDDEN to them.
+  They never upload, request, validate, cancel or remind (FORBIDDEN).
+- A missing role is FORBIDDEN: which is what any ID gets from such a token, so it is no
+  hint that the object exists. `previewReissue` is the dry run of `requestReissue` (R12),
+  so it needs what `requestReissue` needs: `owner`.
 - A role that is allowed, on an object whose status forbids the action: INVALID_STATE
   (the rows "<operation>@<status>").
 
@@ -42,50 +44,54 @@ from tests.integration.reissue_api import (
     unique_zone,
     upload_cert,
 )
-from tests.integration.test_upload_certificate import UPLOAD
+from tests.integration.test_upload_certificate import SET_ORDER_FACTS, UPLOAD
 
 OTHER = "other-account-owner"
-ROLES = ("owner", "reviewer", "operator", OTHER)
+ROLES = ("owner", "viewer", "reviewer", "operator", OTHER)
+F, NF = "FORBIDDEN", "NOT_FOUND"
 
 # operation -> role -> outcome. "ok": no userErrors and the object is there (a query
 # finds it); "null": the query answers null, or a list without it; otherwise the code of
-# the one userErrors entry.
+# the one userErrors entry (or of the top-level error, for a query).
 EXPECTED: dict[str, dict[str, str]] = {
     # -- queries --------------------------------------------------------------------
-    "node": {"owner": "ok", "reviewer": "ok", "operator": "ok", OTHER: "null"},
-    "certificate": {"owner": "ok", "reviewer": "ok", "operator": "ok", OTHER: "null"},
-    "certificates": {"owner": "ok", "reviewer": "ok", "operator": "ok", OTHER: "null"},
-    "reissue": {"owner": "ok", "reviewer": "ok", "operator": "ok", OTHER: "null"},
-    "reissues": {"owner": "ok", "reviewer": "ok", "operator": "ok", OTHER: "null"},
-    "previewReissue": {"owner": "ok", "reviewer": "FORBIDDEN", "operator": "FORBIDDEN", OTHER: "NOT_FOUND"},
+    "node": {"owner": "ok", "viewer": "ok", "reviewer": "ok", "operator": "ok", OTHER: "null"},
+    "certificate": {"owner": "ok", "viewer": "ok", "reviewer": "ok", "operator": "ok", OTHER: "null"},
+    "certificates": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
+    "reissue": {"owner": "ok", "viewer": "ok", "reviewer": "ok", "operator": "ok", OTHER: "null"},
+    "reissues": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
+    "reviewQueue@PENDING_MANUAL_REVIEW": {"owner": F, "viewer": F, "reviewer": "ok", "operator": "null", OTHER: F},
+    "reviewQueue@PENDING_CA_VERIFICATION": {"owner": F, "viewer": F, "reviewer": "null", "operator": "ok", OTHER: F},
+    "previewReissue": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     # -- mutations ------------------------------------------------------------------
     # Uploading touches no object of another account: the other owner uploads into its own.
-    "uploadCertificate": {"owner": "ok", "reviewer": "FORBIDDEN", "operator": "FORBIDDEN", OTHER: "ok"},
-    "requestReissue": {"owner": "ok", "reviewer": "FORBIDDEN", "operator": "FORBIDDEN", OTHER: "NOT_FOUND"},
-    "checkDomainValidation": {"owner": "ok", "reviewer": "FORBIDDEN", "operator": "FORBIDDEN", OTHER: "NOT_FOUND"},
-    "approveReissue": {"owner": "FORBIDDEN", "reviewer": "ok", "operator": "FORBIDDEN", OTHER: "FORBIDDEN"},
-    "rejectReissue": {"owner": "FORBIDDEN", "reviewer": "ok", "operator": "FORBIDDEN", OTHER: "FORBIDDEN"},
-    "confirmCaVerification": {"owner": "FORBIDDEN", "reviewer": "FORBIDDEN", "operator": "ok", OTHER: "FORBIDDEN"},
-    "cancelReissue": {"owner": "ok", "reviewer": "FORBIDDEN", "operator": "FORBIDDEN", OTHER: "NOT_FOUND"},
-    "remindReviewer": {"owner": "ok", "reviewer": "FORBIDDEN", "operator": "FORBIDDEN", OTHER: "NOT_FOUND"},
+    "uploadCertificate": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
+    "requestReissue": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    "checkDomainValidation": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    "approveReissue": {"owner": F, "viewer": F, "reviewer": "ok", "operator": F, OTHER: F},
+    "rejectReissue": {"owner": F, "viewer": F, "reviewer": "ok", "operator": F, OTHER: F},
+    "confirmCaVerification": {"owner": F, "viewer": F, "reviewer": F, "operator": "ok", OTHER: F},
+    "setOrderFacts": {"owner": F, "viewer": F, "reviewer": F, "operator": "ok", OTHER: F},
+    "cancelReissue": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    "remindReviewer": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     # -- the role is allowed, the status is not -----------------------------------------
     "approveReissue@PENDING_CA_VERIFICATION": {
-        "owner": "FORBIDDEN", "reviewer": "INVALID_STATE", "operator": "FORBIDDEN", OTHER: "FORBIDDEN",
+        "owner": F, "viewer": F, "reviewer": "INVALID_STATE", "operator": F, OTHER: F,
     },
     "rejectReissue@PENDING_CA_VERIFICATION": {
-        "owner": "FORBIDDEN", "reviewer": "INVALID_STATE", "operator": "FORBIDDEN", OTHER: "FORBIDDEN",
+        "owner": F, "viewer": F, "reviewer": "INVALID_STATE", "operator": F, OTHER: F,
     },
     "confirmCaVerification@PENDING_MANUAL_REVIEW": {
-        "owner": "FORBIDDEN", "reviewer": "FORBIDDEN", "operator": "INVALID_STATE", OTHER: "FORBIDDEN",
+        "owner": F, "viewer": F, "reviewer": F, "operator": "INVALID_STATE", OTHER: F,
     },
     "checkDomainValidation@PENDING_MANUAL_REVIEW": {
-        "owner": "INVALID_STATE", "reviewer": "FORBIDDEN", "operator": "FORBIDDEN", OTHER: "NOT_FOUND",
+        "owner": "INVALID_STATE", "viewer": F, "reviewer": F, "operator": F, OTHER: NF,
     },
     "remindReviewer@PENDING_CA_VERIFICATION": {
-        "owner": "INVALID_STATE", "reviewer": "FORBIDDEN", "operator": "FORBIDDEN", OTHER: "NOT_FOUND",
+        "owner": "INVALID_STATE", "viewer": F, "reviewer": F, "operator": F, OTHER: NF,
     },
     "cancelReissue@ISSUED": {
-        "owner": "INVALID_STATE", "reviewer": "FORBIDDEN", "operator": "FORBIDDEN", OTHER: "NOT_FOUND",
+        "owner": "INVALID_STATE", "viewer": F, "reviewer": F, "operator": F, OTHER: NF,
     },
 }
 
@@ -105,6 +111,11 @@ SUBJECT_STATUS = {
 }
 
 NODE = "query Node($id: ID!) { node(id: $id) { __typename id } }"
+QUEUE = """
+query Queue($after: String) {
+  reviewQueue(first: 100, after: $after) { edges { node { id status } } pageInfo { hasNextPage endCursor } }
+}
+"""
 CERTIFICATE = "query One($id: ID!) { certificate(id: $id) { id domain activeReissue { id } } }"
 CERTIFICATES = """
 query List($filter: CertificateFilter) {
@@ -176,11 +187,38 @@ async def world(client_for, new_account) -> World:
     account = new_account("authz")
     clients = {
         "owner": await client_for(account, "owner"),
+        "viewer": await client_for(account, "viewer"),
         "reviewer": await client_for(account, "reviewer"),
         "operator": await client_for(account, "operator"),
         OTHER: await client_for(new_account("authz-other"), "owner"),
     }
     return World(account, clients)
+
+
+FACTS = "query($id: ID!) { certificate(id: $id) { purchasedYears autoValidationConfigured orderFactChanges { fact } } }"
+
+
+async def in_queue(client: GraphQLClient, reissue_id: str) -> str:
+    """Walks the caller's whole review queue: "ok" when the reissue is in it."""
+    after = None
+    while True:
+        response = await client.raw(QUEUE, {"after": after})
+        if response.json().get("errors"):
+            return top_level_code(response)
+        page = response.json()["data"]["reviewQueue"]
+        if any(e["node"]["id"] == reissue_id for e in page["edges"]):
+            return "ok"
+        if not page["pageInfo"]["hasNextPage"]:
+            return "null"
+        after = page["pageInfo"]["endCursor"]
+
+
+def top_level_code(response) -> str:
+    body = response.json()
+    assert response.status_code == 200 and body["data"] is None, body
+    (error,) = body["errors"]
+    assert error["message"], error
+    return error["extensions"]["code"]
 
 
 def payload_outcome(payload: dict, key: str) -> str:
@@ -217,6 +255,15 @@ async def call(world: World, operation: str, role: str) -> str:
     client = world.clients[role]
     name, _, state = operation.partition("@")
     status = state or SUBJECT_STATUS.get(name)
+
+    if name == "reviewQueue":
+        reissue = await world.reissue_in(status)
+        return await in_queue(client, reissue["id"])
+
+    if name in ("certificates", "reissues") and role in ("reviewer", "operator"):
+        await world.reissue_in(status)
+        document = CERTIFICATES if name == "certificates" else REISSUES
+        return top_level_code(await client.raw(document))
 
     if name in ("node", "certificate", "certificates", "reissue", "reissues"):
         reissue = await world.reissue_in(status)
@@ -256,8 +303,7 @@ async def call(world: World, operation: str, role: str) -> str:
 
     if name == "uploadCertificate":
         issued = certs.issue(f"upload.{unique_zone()}")
-        input = {"certificatePem": issued.chain_pem, "privateKeyPem": issued.key_pem(),
-                 "brand": "SECTIGO", "validationLevel": "DV"}
+        input = {"certificatePem": issued.chain_pem, "privateKeyPem": issued.key_pem()}
         before = (await world.owner(CERTIFICATES))["certificates"]["totalCount"]
         outcome = payload_outcome((await client(UPLOAD, {"input": input}))["uploadCertificate"], "certificate")
         after = (await world.owner(CERTIFICATES))["certificates"]["totalCount"]
@@ -271,6 +317,16 @@ async def call(world: World, operation: str, role: str) -> str:
         outcome = payload_outcome((await client(REQUEST, {"input": input}))["requestReissue"], "reissue")
         active = (await world.owner(CERTIFICATE, {"id": cert["id"]}))["certificate"]["activeReissue"]
         assert (active is not None) == (outcome == "ok"), "a refused request left a reissue behind"
+        return outcome
+
+    if name == "setOrderFacts":
+        cert = await world.certificate("PAID_DV")
+        input = {"certificateId": cert["id"], "purchasedYears": 2, "autoValidationConfigured": True}
+        outcome = payload_outcome((await client(SET_ORDER_FACTS, {"input": input}))["setOrderFacts"], "certificate")
+        stored = (await world.owner(FACTS, {"id": cert["id"]}))["certificate"]
+        changed = (stored["purchasedYears"], stored["autoValidationConfigured"]) == (2, True)
+        assert changed == (outcome == "ok"), "a refused setOrderFacts changed the facts"
+        assert len(stored["orderFactChanges"]) == (2 if outcome == "ok" else 0)
         return outcome
 
     # The mutations on one reissue.
@@ -312,11 +368,11 @@ CELLS = [
 
 def test_the_table_covers_every_operation_of_the_contract_and_every_role():
     operations = {
-        "node", "certificate", "certificates", "reissue", "reissues", "previewReissue",
+        "node", "certificate", "certificates", "reissue", "reissues", "previewReissue", "reviewQueue",
         "uploadCertificate", "requestReissue", "checkDomainValidation", "approveReissue",
-        "rejectReissue", "confirmCaVerification", "cancelReissue", "remindReviewer",
+        "rejectReissue", "confirmCaVerification", "setOrderFacts", "cancelReissue", "remindReviewer",
     }
-    assert operations <= set(EXPECTED)
+    assert operations <= {name.partition("@")[0] for name in EXPECTED}
     assert all(set(by_role) == set(ROLES) for by_role in EXPECTED.values())
 
 

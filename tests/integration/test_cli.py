@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from pymongo import AsyncMongoClient
 
 from adapters.ferretdb import EmbeddedDatabase
@@ -30,8 +34,7 @@ def cli_env(settings, database_uri) -> dict:
 
 
 async def test_token_create_prints_the_token_alone_on_one_line(settings, database_uri, http):
-    result = run("token", "create", "--account", "cli-acct", "--role", "owner", "--role", "reviewer",
-                 env=cli_env(settings, database_uri))
+    result = run("token", "create", "--account", "cli-acct", "--role", "owner", env=cli_env(settings, database_uri))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and TOKEN.fullmatch(lines[0])
@@ -44,11 +47,97 @@ async def test_token_create_refuses_an_unknown_role(settings, database_uri):
     assert result.returncode != 0 and "admin" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--account", "acme", "--role", "reviewer"), "staff"),  # a customer never holds a staff role
+        (("--account", "acme", "--role", "operator"), "staff"),
+        (("--staff", "--role", "owner"), "reviewer or operator"),
+        (("--staff", "--role", "viewer"), "reviewer or operator"),
+        (("--staff", "--account", "acme", "--role", "reviewer"), "not allowed with"),
+        (("--role", "owner"), "--account"),
+        (("--account", "acme", "--role", "owner", "--expires-in", "90x"), "lifetime"),
+        (("--account", "acme", "--role", "owner", "--expires-in", "0d"), "between"),
+        (("--account", "  ", "--role", "owner"), "account name"),
+    ],
+)
+async def test_token_create_refuses_a_role_of_the_wrong_kind_and_stores_nothing(settings, database_uri, services, args, says):
+    # R26: account roles (owner, viewer) on account tokens, staff roles (reviewer, operator) on staff tokens
+    before = await services.database.tokens.count_documents({})
+    result = run("token", "create", *args, env=cli_env(settings, database_uri))
+    assert result.returncode != 0 and result.stdout == ""
+    assert says in result.stderr, result.stderr
+    assert await services.database.tokens.count_documents({}) == before
+
+
+async def test_a_staff_token_has_no_account_and_works_through_the_review_queue(settings, database_uri, http):
+    result = run("token", "create", "--staff", "--role", "reviewer", env=cli_env(settings, database_uri))
+    assert result.returncode == 0, result.stderr
+    assert "staff" in result.stderr and "reviewer" in result.stderr
+    reviewer = GraphQLClient(http, result.stdout.strip())
+    queue = await reviewer("{ reviewQueue(first: 1) { totalCount } }")
+    assert queue["reviewQueue"]["totalCount"] >= 0
+    listing = (await reviewer.raw("{ certificates { totalCount } }")).json()
+    assert listing["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # no account to list
+
+
+async def test_a_token_with_a_short_lifetime_expires_at_that_time(settings, database_uri, services):
+    result = run("token", "create", "--account", "short-lived", "--role", "viewer", "--expires-in", "30m",
+                 env=cli_env(settings, database_uri))
+    assert result.returncode == 0, result.stderr
+    doc = await services.database.tokens.find_one({"account": "short-lived"})
+    lifetime = doc["expiresAt"] - doc["createdAt"]
+    assert lifetime == timedelta(minutes=30)
+    default = run("token", "create", "--account", "default-lived", "--role", "viewer", env=cli_env(settings, database_uri))
+    assert default.returncode == 0
+    doc = await services.database.tokens.find_one({"account": "default-lived"})
+    assert doc["expiresAt"] - doc["createdAt"] == timedelta(days=90)  # R26: default 90 days
+
+
+async def test_token_list_shows_each_tokens_facts_but_never_the_token(settings, database_uri, new_account, http):
+    account = new_account("listed")
+    env = cli_env(settings, database_uri)
+    owner_token = run("token", "create", "--account", account, "--role", "owner", env=env).stdout.strip()
+    run("token", "create", "--account", account, "--role", "viewer", env=env)
+    await GraphQLClient(http, owner_token)("{ __typename }")  # used once: "last used" is set
+    listed = run("token", "list", "--account", account, env=env)
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split()[:5] == ["ID", "KIND", "ACCOUNT", "ROLE", "CREATED"] and "LAST USED" in header
+    assert len(rows) == 2 and all(row.startswith("tok_") and account in row for row in rows)
+    assert {row.split()[3] for row in rows} == {"owner", "viewer"}
+    assert sum(row.split()[6] != "-" for row in rows) == 1  # only the owner's token was used
+    assert owner_token not in listed.stdout and owner_token.removeprefix("crt1_") not in listed.stdout
+    staff = run("token", "list", "--staff", env=env)
+    assert account not in staff.stdout and all(line.split()[1] == "staff" for line in staff.stdout.splitlines()[1:])
+
+
+async def test_a_revoked_token_stops_working_within_the_cache_time(settings, database_uri, new_account, http):
+    # R26: a revoked token fails everywhere within 30 s (the test server remembers tokens 1 s)
+    account = new_account("revoked")
+    env = cli_env(settings, database_uri)
+    token = run("token", "create", "--account", account, "--role", "owner", env=env).stdout.strip()
+    client = GraphQLClient(http, token)
+    assert (await client.raw("{ __typename }")).status_code == 200
+    token_id = run("token", "list", "--account", account, env=env).stdout.splitlines()[1].split()[0]
+    revoked = run("token", "revoke", token_id, env=env)
+    assert revoked.returncode == 0 and token_id in revoked.stderr
+    deadline = time.monotonic() + 30
+    while (await client.raw("{ __typename }")).status_code != 401:
+        assert time.monotonic() < deadline, "the revoked token still works after 30 s"
+        await asyncio.sleep(0.2)
+    assert "revoked" in run("token", "list", "--account", account, env=env).stdout
+    assert run("token", "revoke", "tok_doesnotexist", env=env).returncode == 1
+
+
 async def test_demo_loads_certificates_of_all_four_flows_and_prints_working_tokens(settings, database_uri, http):
     result = run("demo", env=cli_env(settings, database_uri))
     assert result.returncode == 0, result.stderr
     tokens = TOKEN.findall(result.stdout)
-    assert len(tokens) == 4 and '{"Authorization": "Bearer ' in result.stdout
+    assert len(tokens) == 5 and '{"Authorization": "Bearer ' in result.stdout
+    roles = [line for line in result.stdout.splitlines() if "Bearer" in line]
+    assert [r.split()[0] for r in roles] == ["account", "account", "staff", "staff", "account"]
+    assert "reviewer" in roles[2] and "operator" in roles[3]  # staff tokens shown as such (R26)
     owner = GraphQLClient(http, tokens[0])
     data = await owner(
         "{ certificates(first: 50) { totalCount edges { node { domain primaryDomain reissueEligibility { eligible flow } } } } }"
@@ -71,7 +160,7 @@ async def test_commands_reuse_the_embedded_database_already_running_for_the_data
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTS_", "MONGODB_"))}
         env["CERTS_DATA_DIR"] = str(tmp_path)
-        result = run("token", "create", "--account", "reuse", env=env)
+        result = run("token", "create", "--account", "reuse", "--role", "owner", env=env)
         assert result.returncode == 0, result.stderr
         assert "started" not in result.stderr  # no second FerretDB on the same files
         assert json.loads((tmp_path / "ferretdb.json").read_text())["pid"] == embedded.process.pid
@@ -87,7 +176,7 @@ async def test_commands_reuse_the_embedded_database_already_running_for_the_data
 async def test_a_command_with_no_database_running_starts_one_and_stops_it(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTS_", "MONGODB_"))}
     env["CERTS_DATA_DIR"] = str(tmp_path)
-    result = run("token", "create", "--account", "solo", env=env)
+    result = run("token", "create", "--account", "solo", "--role", "owner", env=env)
     assert result.returncode == 0, result.stderr
     assert TOKEN.fullmatch(result.stdout.strip())
     assert not (tmp_path / "ferretdb.json").exists()  # stopped again

@@ -175,8 +175,8 @@ async def make_zone(owner_client, target_kind: str) -> Zone:
     other, _ = await upload_cert(owner_client, f"o.{name}")
     account = owner_client.account
     return Zone(
-        owner=Caller(account, frozenset({Role.OWNER})),
-        reviewer=Caller(account, frozenset({Role.REVIEWER})),
+        owner=Caller(account, Role.OWNER),
+        reviewer=Caller(None, Role.REVIEWER, "staff-test"),
         name=name,
         target=target,
         other=other,
@@ -253,7 +253,7 @@ SCENARIOS = [
     Scenario("request R19: after the issued reissue insert", "paid", request_original,
              CrashPoint("reissues", "insert", 1, "after"), ISSUED),
     Scenario("request R19: after the certificate update", "paid", request_original,
-             CrashPoint("certificates", "replace_current", 1, "after"), ISSUED),
+             CrashPoint("certificates", "record_issuance", 1, "after"), ISSUED),
     Scenario("request R19: before marking applied", "paid", request_original,
              CrashPoint("reissues", "mark_applied", 1, "before"), ISSUED),
     # approveReissue: sign, claim the ISSUED event slot, apply it, update the certificate
@@ -262,14 +262,14 @@ SCENARIOS = [
     Scenario("approve: between the event slot claim and the reissue replace", "review", approve,
              CrashPoint("reissues_collection", "replace_one", 1, "before"), ISSUED),
     Scenario("approve: after the ISSUED transition, before the certificate update", "review", approve,
-             CrashPoint("certificates", "replace_current", 1, "before"), ISSUED),
+             CrashPoint("certificates", "record_issuance", 1, "before"), ISSUED),
     Scenario("approve: after the certificate update, before the lock release", "review", approve,
-             CrashPoint("certificates", "replace_current", 1, "after"), ISSUED),
+             CrashPoint("certificates", "record_issuance", 1, "after"), ISSUED),
     Scenario("approve: between the two lock releases", "review", approve,
              CrashPoint("locks", "release", 1, "after"), ISSUED),
     # checkDomainValidation on a free DV certificate (R16, R2)
     Scenario("validate: after the ISSUED transition, before the certificate update", "free", validate_free_dv,
-             CrashPoint("certificates", "replace_current", 1, "before"), ISSUED),
+             CrashPoint("certificates", "record_issuance", 1, "before"), ISSUED),
     # cancelReissue (R24)
     Scenario("cancel: between the event slot claim and the reissue replace", "paid", cancel,
              CrashPoint("reissues_collection", "replace_one", 1, "before"), CANCELLED),
@@ -378,7 +378,7 @@ async def test_a_certificate_cannot_start_a_new_reissue_while_its_last_issuance_
     start another reissue: it would be the free certificate's second (R2), and the two
     issuances would race to update the certificate."""
     zone = await make_zone(owner, "free")
-    crashing_services(dying, CrashPoint("certificates", "replace_current", 1, "before"))
+    crashing_services(dying, CrashPoint("certificates", "record_issuance", 1, "before"))
     with pytest.raises(Crash):
         await validate_free_dv(zone, healthy, dying, dns_server)
 
@@ -402,7 +402,7 @@ async def test_an_issuance_applied_late_is_not_lost(owner, healthy, dying, clock
     that second request is allowed to do, once the first process goes on, every issued
     reissue must be on the certificate, and counted, exactly once."""
     zone = await make_zone(owner, "paid")
-    fault = crashing_services(dying, CrashPoint("certificates", "replace_current", 1, "pause"))
+    fault = crashing_services(dying, CrashPoint("certificates", "record_issuance", 1, "pause"))
     stalled = asyncio.create_task(
         dying.reissues.request(zone.owner, ReissueRequest(zone.target["id"], reason="re-key"))
     )
@@ -472,6 +472,6 @@ async def test_an_overdue_reissue_shows_expired_in_a_certificates_nested_history
     made = await healthy.reissues.request(zone.owner, online(zone.target["id"]))
     assert made.reissue.status == ReissueStatus.PENDING_DOMAIN_VALIDATION
     clock.advance(LIFETIME + timedelta(seconds=1))
-    pages = await healthy.reissues.list_by_certificates(zone.owner, [zone.target["id"]], first=5, after=None)
+    pages = await healthy.reissues.list_by_certificates(zone.owner.account, [zone.target["id"]], first=5, after=None)
     assert [r.status for r in pages[zone.target["id"]].items] == [ReissueStatus.EXPIRED]
     assert (await healthy.reissues.get(zone.owner, made.reissue.id)).status == ReissueStatus.EXPIRED

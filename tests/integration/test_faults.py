@@ -25,7 +25,7 @@ from certreissue.bootstrap import build_services
 from domain.model import Role
 from domain.ports import Clock
 from domain.rules import LOCK_GRACE
-from tests.conftest import ApiServer, GraphQLClient
+from tests.conftest import ApiServer, GraphQLClient, new_token
 from tests.integration.reissue_api import CANCEL, REQUEST, unique_zone, upload_cert
 
 pytestmark = pytest.mark.skipif(
@@ -81,7 +81,7 @@ async def test_a_database_outage_fails_requests_fast_and_the_service_recovers_wi
     server = ApiServer(api_settings, database.uri).start()
     services = build_services(api_settings, database.uri)
     try:
-        token = await services.tokens.create("outage", [Role.OWNER])
+        token = await new_token(services, "outage")
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             client = GraphQLClient(http, token, "outage")
             ids = []
@@ -166,7 +166,7 @@ async def test_a_killed_api_process_leaves_no_stuck_reissue_and_nothing_issued_t
     try:
         url_a, url_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
         await asyncio.gather(_wait_ready(url_a), _wait_ready(url_b))
-        token = await services.tokens.create("sigkill", [Role.OWNER])
+        token = await new_token(services, "sigkill")
         async with httpx.AsyncClient(base_url=url_a, timeout=30) as http_a, httpx.AsyncClient(
             base_url=url_b, timeout=30
         ) as http_b:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from schema.extensions import MaskInternalErrors
-from tests.conftest import ApiServer, GraphQLClient
+from tests.conftest import ApiServer, GraphQLClient, new_token
 from tests.integration.reissue_api import CANCEL, request, unique_zone, upload_cert
 
 
@@ -104,7 +104,7 @@ def production_api(settings, database_uri):
 
 
 async def test_with_graphiql_off_introspection_and_field_suggestions_are_off(production_api, services):
-    token = await services.tokens.create("prod-acct", [])
+    token = await new_token(services, "prod-acct", "viewer")
     async with httpx.AsyncClient(base_url=production_api.url) as http:
         client = GraphQLClient(http, token)
         response = await client.raw("{ __schema { types { name } } }")
@@ -119,7 +119,7 @@ async def test_with_graphiql_off_introspection_and_field_suggestions_are_off(pro
 async def test_mutations_over_the_per_token_limit_are_rate_limited_with_a_retry_hint(production_api, services):
     from domain.model import Role
 
-    token = await services.tokens.create("limited-acct", [Role.OWNER])
+    token = await new_token(services, "limited-acct")
     async with httpx.AsyncClient(base_url=production_api.url) as http:
         client = GraphQLClient(http, token)
         cancel = 'mutation { cancelReissue(reissueId: "rei_000000000000000000000000") { userErrors { code } } }'
@@ -137,7 +137,7 @@ async def test_an_operation_over_the_execution_timeout_gets_504(settings, databa
 
     server = ApiServer(dataclasses.replace(settings, execution_timeout_seconds=0.001), database_uri).start()
     try:
-        token = await services.tokens.create("slow-acct", [Role.OWNER])
+        token = await new_token(services, "slow-acct")
         async with httpx.AsyncClient(base_url=server.url) as http:
             query = "{ " + " ".join(f"c{i}: certificates(first: 100) {{ totalCount }}" for i in range(20)) + " }"
             response = await GraphQLClient(http, token).raw(query)

@@ -19,7 +19,7 @@ import httpx
 from adapters.invariants import check_invariants
 from domain.model import Role
 from domain.reissues import ACTIVE_STATUSES
-from tests.conftest import GraphQLClient, free_port
+from tests.conftest import GraphQLClient, free_port, new_token
 from tests.integration.reissue_api import APPROVE, CANCEL, REQUEST, act, request, unique_zone, upload_cert
 
 REQUESTS = 50
@@ -157,7 +157,7 @@ async def test_fifty_requests_split_between_two_api_processes_start_exactly_one_
     try:
         processes = [ServeProcess(settings, database_uri, tmp_path) for _ in range(2)]
         await asyncio.gather(*(p.wait_ready() for p in processes))
-        token = await services.tokens.create(owner.account, [Role.OWNER])
+        token = await new_token(services, owner.account)
         async with (
             httpx.AsyncClient(base_url=processes[0].url, timeout=60) as first,
             httpx.AsyncClient(base_url=processes[1].url, timeout=60) as second,

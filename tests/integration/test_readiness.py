@@ -15,7 +15,7 @@ from adapters.ferretdb import EmbeddedDatabase
 from certreissue.bootstrap import build_services
 from certreissue.settings import Settings
 from domain.model import Role
-from tests.conftest import ApiServer, free_port
+from tests.conftest import ApiServer, free_port, new_token
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("MONGODB_URI")),
@@ -60,7 +60,7 @@ async def test_readiness_follows_the_database_down_and_back_up_without_a_restart
         await asyncio.to_thread(first.start)
         api = await asyncio.to_thread(ApiServer(settings, first.uri).start)
         services = build_services(settings, first.uri)
-        token = await services.tokens.create(f"ready-{uuid.uuid4().hex[:8]}", [Role.OWNER])
+        token = await new_token(services, f"ready-{uuid.uuid4().hex[:8]}")
         auth = {"Authorization": f"Bearer {token}"}
         query = {"query": "{ certificates { totalCount } }"}
 

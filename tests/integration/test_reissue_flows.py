@@ -1,4 +1,4 @@
-"""The four flows end to end through HTTP (DOMAIN.md R1-R25)."""
+"""The four flows end to end through HTTP (DOMAIN.md R1-R31)."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ async def test_reissue_within_three_days_of_issue_waives_validation(owner):
 
 async def test_trustasia_multi_year_wildcard_with_auto_validation_waives_validation(owner):
     zone = unique_zone()
-    cert, _ = await upload_cert(owner, f"*.{zone}", brand="TRUSTASIA", autoValidationConfigured=True, purchasedYears=2)
+    cert, _ = await upload_cert(owner, f"*.{zone}", brand="TRUSTASIA", auto_validation=True, purchased_years=2)
     result = await request(owner, certificateId=cert["id"], csrSource="ONLINE", reason="rotate")
     assert result["reissue"]["waivers"] == ["AUTO_VALIDATION_CONFIGURED"]  # R18
     assert result["reissue"]["status"] == "ISSUED"
@@ -180,13 +180,16 @@ async def test_wotrus_ov_with_a_new_organization_needs_review_and_takes_the_new_
     assert reissue["flow"] == "ORGANIZATION_WOTRUS_DNSPOD" and reissue["status"] == "PENDING_MANUAL_REVIEW"
     assert reissue["manualReviewRequired"] is True and reissue["waivers"] == ["SAME_CSR"]
 
-    # R26: the owner cannot approve; R22: a reviewer of another account cannot see it.
+    # R26: nobody reviews their own reissue: the owner, a viewer of the account and the owner
+    # of another account lack the reviewer role; reviewers are staff.
     denied = await act(owner, APPROVE, reissue["id"])
     assert error_codes(denied) == ["FORBIDDEN"]
-    stranger = await client_for("someone-else", "reviewer")
-    assert error_codes(await act(stranger, APPROVE, reissue["id"])) == ["NOT_FOUND"]
+    viewer = await client_for(owner_account(owner), "viewer")
+    assert error_codes(await act(viewer, APPROVE, reissue["id"])) == ["FORBIDDEN"]
+    stranger = await client_for("someone-else", "owner")
+    assert error_codes(await act(stranger, APPROVE, reissue["id"])) == ["FORBIDDEN"]
 
-    reviewer = await client_for(owner_account(owner), "reviewer")
+    reviewer = await client_for("staff", "reviewer")
     assert error_codes(await act(owner, REMIND, reissue["id"])) == []
     reminded_again = await act(owner, REMIND, reissue["id"])
     assert error_codes(reminded_again) == ["RATE_LIMITED"] and "24" in reminded_again["userErrors"][0]["message"]
@@ -209,7 +212,7 @@ async def test_a_rejected_review_ends_the_reissue_and_frees_the_primary_domain(o
     cert, _ = await upload_cert(owner, f"a.{zone}", brand="WOTRUS", level="OV", org="A Ltd")
     other, _ = await upload_cert(owner, f"b.{zone}")
     started = await request(owner, certificateId=cert["id"], reason="x", organizationName="B Ltd")
-    reviewer = await client_for(owner_account(owner), "reviewer")
+    reviewer = await client_for("staff", "reviewer")
     no_reason = await reviewer.raw(REJECT, {"id": started["reissue"]["id"]})
     assert no_reason.status_code == 200 and no_reason.json().get("errors")  # reason is required by the schema
     rejected = await act(reviewer, REJECT, started["reissue"]["id"], reason="registry disagrees")
@@ -225,12 +228,13 @@ async def test_other_brand_ov_waits_for_the_cas_offline_check_recorded_by_an_ope
     cert, _ = await upload_cert(owner, f"bank.{unique_zone()}", brand="DIGICERT", level="OV", org="Bank")
     started = await request(owner, certificateId=cert["id"], reason="compromise")
     assert started["reissue"]["status"] == "PENDING_CA_VERIFICATION"  # R14
-    reviewer = await client_for(owner_account(owner), "reviewer")
+    reviewer = await client_for("staff", "reviewer")
     assert error_codes(await act(reviewer, CONFIRM, started["reissue"]["id"])) == ["FORBIDDEN"]
-    operator = await client_for(owner_account(owner), "operator")
+    assert error_codes(await act(owner, CONFIRM, started["reissue"]["id"])) == ["FORBIDDEN"]  # R26
+    operator = await client_for("staff", "operator")
     confirmed = await act(operator, CONFIRM, started["reissue"]["id"])
     assert confirmed["reissue"]["status"] == "ISSUED"
-    assert confirmed["reissue"]["events"][-1]["actor"].endswith("operator")
+    assert confirmed["reissue"]["events"][-1]["actor"].startswith("staff/operator/tok_")
 
 
 # -- locks, preview, cancel --------------------------------------------------------------
@@ -372,33 +376,17 @@ async def test_another_accounts_reissue_does_not_exist(owner, client_for):
 
 
 async def test_a_chain_from_an_untrusted_ca_earns_no_waiver(owner):
-    """A self-signed certificate says what it likes about itself: no SAME_CSR, no 3 days."""
-    import datetime as dt
-
-    from cryptography import x509 as cx509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import NameOID
-
+    """A self-signed certificate says what it likes about itself: no SAME_CSR, no 3 days (R28)."""
     from tests.integration.test_upload_certificate import UPLOAD
 
-    name = f"login.{unique_zone()}"
-    key = certs.ec_key()
-    subject = cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    selfsigned = (
-        cx509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(cx509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=300))
-        .add_extension(cx509.SubjectAlternativeName([cx509.DNSName(name)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    csr = cx509.CertificateSigningRequestBuilder().subject_name(subject).add_extension(
-        cx509.SubjectAlternativeName([cx509.DNSName(name)]), critical=False).sign(key, hashes.SHA256())
+    issued = certs.self_signed(f"login.{unique_zone()}")
     uploaded = (await owner(UPLOAD, {"input": {
-        "certificatePem": certs.pem(selfsigned), "csrPem": certs.pem(csr), "privateKeyPem": certs.key_pem(key),
-        "brand": "SECTIGO", "validationLevel": "DV"}}))["uploadCertificate"]
+        "certificatePem": issued.chain_pem, "csrPem": issued.csr_pem, "privateKeyPem": issued.key_pem()}}
+    ))["uploadCertificate"]
     assert uploaded["userErrors"] == []
     cert_id = uploaded["certificate"]["id"]
-    trusted = (await owner("query($id: ID!) { certificate(id: $id) { chainTrusted } }", {"id": cert_id}))
-    assert trusted["certificate"]["chainTrusted"] is False
+    assert uploaded["certificate"]["chainTrusted"] is False and uploaded["certificate"]["keyVerified"] is True
+    preview = (await owner(PREVIEW, {"input": {"certificateId": cert_id, "reason": "r"}}))["previewReissue"]
+    assert preview["waivers"] == [] and "R28" in preview["waiversUnavailableReason"]
     result = await request(owner, certificateId=cert_id, reason="r")
     assert result["reissue"]["waivers"] == [] and result["reissue"]["status"] == "PENDING_DOMAIN_VALIDATION"

@@ -12,7 +12,7 @@ import pytest
 from pymongo import monitoring
 
 from domain.model import Role
-from tests.conftest import ApiServer, GraphQLClient
+from tests.conftest import ApiServer, GraphQLClient, new_token
 from tests.integration.reissue_api import request, unique_zone, upload_cert
 
 NESTED = """
@@ -93,7 +93,7 @@ async def test_nested_reissue_fields_cost_the_same_commands_for_5_and_50_certifi
     # Some certificates have a reissue in progress, so every nested field has data.
     for cid in ids[-3:]:  # the newest: on the small page too
         assert (await request(owner, certificateId=cid, csrSource="ONLINE", reason="r"))["userErrors"] == []
-    token = await services.tokens.create(account, [Role.OWNER])
+    token = await new_token(services, account)
     small = await commands_for(server, counter, token, 5)
     large = await commands_for(server, counter, token, 50)
     assert small == large
@@ -153,7 +153,7 @@ async def test_page_fields_loaded_with_the_page_agree_with_single_lookups(counte
     locked, _ = await upload_cert(owner, f"b.{zone}")
     free, _ = await upload_cert(owner, f"c.{other}")
     assert (await request(owner, certificateId=reissuing["id"], csrSource="ONLINE", reason="r"))["userErrors"] == []
-    token = await services.tokens.create(account, [Role.OWNER])
+    token = await new_token(services, account)
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         client = GraphQLClient(http, token)
         page = await client(FRAGMENTED, {"first": 10})
@@ -178,7 +178,7 @@ async def test_page_reads_only_what_the_query_selects(counted, services, client_
     owner = await client_for(account, "owner")
     await upload_cert(owner, f"a.{unique_zone()}")
     await upload_cert(owner, f"b.{unique_zone()}")
-    token = await services.tokens.create(account, [Role.OWNER])
+    token = await new_token(services, account)
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         client = GraphQLClient(http, token)
         assert await min_commands(client, counter, PLAIN, {"first": 10}) == ["find"]
@@ -242,7 +242,7 @@ async def test_nested_reissue_histories_cost_the_same_commands_for_3_and_12_cert
             made = await request(owner, certificateId=cid, csrSource="ONLINE", reason="r")
             assert made["userErrors"] == []
             assert (await act(owner, CANCEL, made["reissue"]["id"]))["userErrors"] == []
-    token = await services.tokens.create(account, [Role.OWNER])
+    token = await new_token(services, account)
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         client = GraphQLClient(http, token)
         await client(NESTED_HISTORY, {"first": 1, "inner": 2})  # the token, cached from here
@@ -291,22 +291,22 @@ async def test_histories_past_the_read_bound_are_completed_per_certificate(servi
             made = await request(owner, certificateId=cert["id"], csrSource="ONLINE", reason="r")
             assert (await act(owner, CANCEL, made["reissue"]["id"]))["userErrors"] == []
     repository = services.reissues._reissues  # noqa: SLF001 - the adapter under test
-    caller = Caller(account=account, roles=frozenset({Role.OWNER}))
+    caller = Caller(account=account, role=Role.OWNER)
     newest_of_last = (await services.reissues.list(caller, certificate_id=ids[3], first=3, after=None)).items
     repository.nested_read_bound = 0
     try:
         for first, after in ((1, None), (2, None), (1, encode_cursor(newest_of_last[2].id)), (0, None)):
-            pages = await services.reissues.list_by_certificates(caller, ids, first=first, after=after)
+            pages = await services.reissues.list_by_certificates(caller.account, ids, first=first, after=after)
             for cid, size in zip(ids, sizes):
                 alone = await services.reissues.list(caller, certificate_id=cid, first=first, after=after)
                 assert [r.id for r in pages[cid].items] == [r.id for r in alone.items], (first, after, cid)
                 assert pages[cid].has_next_page == alone.has_next_page
                 assert pages[cid].total_count == alone.total_count == size
-        first_page = await services.reissues.list_by_certificates(caller, ids, first=1, after=None)
+        first_page = await services.reissues.list_by_certificates(caller.account, ids, first=1, after=None)
         assert [len(first_page[c].items) for c in ids] == [1, 0, 0, 1]  # the crowded-out one is there
         # R26: another account asking for these certificates' histories sees none of them.
-        stranger = Caller(account=f"{account}-other", roles=frozenset({Role.OWNER}))
-        theirs = await services.reissues.list_by_certificates(stranger, ids, first=5, after=None)
+        stranger = Caller(account=f"{account}-other", role=Role.OWNER)
+        theirs = await services.reissues.list_by_certificates(stranger.account, ids, first=5, after=None)
         assert {(len(p.items), p.total_count) for p in theirs.values()} == {(0, 0)}
     finally:
         del repository.nested_read_bound

@@ -180,7 +180,8 @@ def _env(database_uri: str, db_name: str, data_dir: Path, dns_port: int) -> dict
 
 def _create_token(env: dict, account: str, role: str) -> str:
     result = subprocess.run(
-        [CLI, "token", "create", "--account", account, "--role", role],
+        [CLI, "token", "create", *(["--staff"] if role in ("reviewer", "operator") else ["--account", account]),
+         "--role", role],
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -291,7 +292,7 @@ def _run_traffic(api: Api, owner: str, reviewer: str, dns_server, secrets_: list
     plain = certs.issue(f"www.{plain_zone}", not_before=days_ago(10))
     secrets_ += [key_secret("uploaded protected key (plaintext)", protected.key),
                  key_secret("uploaded unencrypted key", plain.key)]
-    base = {"brand": "SECTIGO", "validationLevel": "DV", "isFree": False, "validationMethod": "DNS"}
+    base = {"validationMethod": "DNS"}
     refused = api.data("upload, wrong password", UPLOAD, {"input": {
         **base, "certificatePem": protected.chain_pem, "csrPem": protected.csr_pem,
         "privateKeyPem": protected.key_pem(upload_password), "privateKeyPassword": wrong_password,

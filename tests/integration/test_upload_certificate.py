@@ -1,4 +1,4 @@
-"""uploadCertificate through the real HTTP stack (issue 2, DOMAIN.md "Words", R9, R26)."""
+"""uploadCertificate through the real HTTP stack (DOMAIN.md "Words", R9, R26, R27, R29)."""
 
 from __future__ import annotations
 
@@ -8,27 +8,37 @@ import pytest
 
 from tests import certs
 
-UPLOAD = """
-mutation Upload($input: UploadCertificateInput!) {
-  uploadCertificate(input: $input) {
-    certificate {
+CERTIFICATE_FIELDS = """
       id domain subjectAltNames primaryDomain brand validationLevel isFree status
       keyAlgorithm keyParameter notBefore notAfter issuedAt serialNumber fingerprintSha256
       validationMethod organization { name } reissueCount certificatePem chainPem privateKeyPem
+      provenance chainTrusted keyVerified chainUntrustedReason purchasedYears autoValidationConfigured
       versions { serialNumber fingerprintSha256 notAfter supersededAt keyAlgorithm keyParameter }
       activeReissue { id }
-    }
+"""
+
+UPLOAD = """
+mutation Upload($input: UploadCertificateInput!) {
+  uploadCertificate(input: $input) {
+    certificate { %s }
     userErrors { code message field }
   }
 }
-"""
+""" % CERTIFICATE_FIELDS
+
+SET_ORDER_FACTS = """
+mutation Facts($input: SetOrderFactsInput!) {
+  setOrderFacts(input: $input) {
+    certificate { %s orderFactChanges { at actor fact old new } }
+    userErrors { code message field }
+  }
+}
+""" % CERTIFICATE_FIELDS
 
 
 def upload_input(issued: certs.Issued, **overrides) -> dict:
     data = {
         "certificatePem": issued.chain_pem,
-        "brand": "TRUSTASIA",
-        "validationLevel": "DV",
         "privateKeyPem": issued.key_pem(),
     }
     data.update(overrides)
@@ -79,10 +89,15 @@ async def test_bound_domain_is_the_first_san_when_there_is_no_common_name(owner)
     assert result["certificate"]["domain"] == "first.example.net"
 
 
-async def test_organization_defaults_to_the_certificate_subject(owner):
-    issued = certs.issue("org.example.com", org="Example Ltd")
-    result = await upload(owner, issued, validationLevel="OV", brand="DIGICERT")
-    assert result["certificate"]["organization"] == {"name": "Example Ltd"}
+async def test_organization_level_and_brand_are_read_from_a_trusted_certificate(owner):
+    # R29: organization from the subject's O, level from the policy OID, brand from the issuer's O
+    issued = certs.issue("org.example.com", org="Example Ltd", brand="DIGICERT", level="OV")
+    result = await upload(owner, issued)
+    cert = result["certificate"]
+    assert cert["organization"] == {"name": "Example Ltd"}
+    assert (cert["brand"], cert["validationLevel"]) == ("DIGICERT", "OV")
+    # R29: an import starts paid, 1 year, no automatic validation
+    assert (cert["isFree"], cert["purchasedYears"], cert["autoValidationConfigured"]) == (False, 1, False)
 
 
 async def test_a_password_protected_key_is_stored_as_the_owners_encrypted_pkcs8(owner, services):
@@ -113,8 +128,8 @@ async def test_a_readable_key_is_sealed_at_rest_never_plaintext(owner, services)
         ("*.example.com", "example.com"),
         ("WWW.MiXeD.Example.COM", "example.com"),
         ("shop.example.com.", "example.com"),
-        ("shop.bücher.example", "xn--bcher-kva.example"),
-        ("shop.xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("shop.bücher.de", "xn--bcher-kva.de"),
+        ("shop.xn--bcher-kva.de", "xn--bcher-kva.de"),
     ],
 )
 async def test_primary_domain_follows_the_public_suffix_list_with_its_private_section(owner, name, primary):
@@ -129,7 +144,7 @@ async def test_primary_domain_follows_the_public_suffix_list_with_its_private_se
 
 
 async def test_garbage_is_invalid_certificate_saying_no_pem_was_found(owner):
-    result = await owner(UPLOAD, {"input": {"certificatePem": "hello", "brand": "DIGICERT", "validationLevel": "DV"}})
+    result = await owner(UPLOAD, {"input": {"certificatePem": "hello"}})
     error = result["uploadCertificate"]["userErrors"][0]
     assert error["code"] == "INVALID_CERTIFICATE"
     assert error["field"] == ["input", "certificatePem"]
@@ -205,11 +220,16 @@ async def test_an_ed25519_certificate_is_unsupported_algorithm(owner):
     assert result["userErrors"][0]["code"] == "UNSUPPORTED_ALGORITHM"
 
 
-async def test_a_free_ov_certificate_is_invalid_input_on_is_free(owner):
-    issued = certs.issue("free.example.com", org="Org")
-    result = await upload(owner, issued, validationLevel="OV", isFree=True)
-    error = result["userErrors"][0]
-    assert error["code"] == "INVALID_INPUT" and error["field"] == ["input", "isFree"]
+@pytest.mark.parametrize("declared", ["brand", "validationLevel", "organizationName", "isFree",
+                                      "autoValidationConfigured", "purchasedYears"])
+async def test_the_upload_no_longer_takes_facts_the_uploader_declares(owner, declared):
+    # R29: facts come from the certificate, order facts from an operator; the input has no such field
+    value = {"brand": "TRUSTASIA", "validationLevel": "EV", "organizationName": "Google LLC", "isFree": True,
+             "autoValidationConfigured": True, "purchasedYears": 2}[declared]
+    issued = certs.issue("declared.example.com")
+    response = await owner.raw(UPLOAD, {"input": {**upload_input(issued), declared: value}})
+    body = response.json()
+    assert body["data"] is None and declared in body["errors"][0]["message"]
 
 
 async def test_uploading_the_same_certificate_twice_names_the_first_copy(owner):

@@ -1,7 +1,8 @@
 """Plain-data factories for the pure unit tests: no database, no clock, no network.
 
 Every factory takes keyword overrides; defaults describe an ordinary paid DV certificate
-(TrustAsia, RSA 2048) issued long before `NOW` and valid for a year after it.
+(TrustAsia, RSA 2048) issued long before `NOW` and valid for a year after it, imported
+with a trusted chain and its private key (R27: its statements are evidence, R28).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from domain.model import (
     CertificateStatus,
     CertificateVersion,
     KeyAlgorithm,
+    Provenance,
     ValidationLevel,
     ValidationMethod,
 )
@@ -35,6 +37,9 @@ def make_version(**overrides) -> CertificateVersion:
         issued_at=NOW - timedelta(days=100),
         certificate_pem="-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n",
         chain_pem="",
+        provenance=Provenance.IMPORTED,
+        chain_trusted=True,
+        key_verified=True,
     )
     values.update(overrides)
     return CertificateVersion(**values)

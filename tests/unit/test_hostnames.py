@@ -190,3 +190,22 @@ def test_normalize_hostname_is_idempotent_and_case_insensitive(sub, wildcard, tr
     assert not once.endswith(".")
     assert normalize_hostname(name.upper()) == once
     assert once.removeprefix("*.") == (sub + ".example.com").lower()
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("1.2.3.4", "IP address"),
+        ("[::1]", "IP address"),
+        ("::ffff:127.0.0.1", "IP address"),
+        ("intranet.corp", "no registrable domain"),
+        ("printer.local", "no registrable domain"),
+        ("db.internal", "no registrable domain"),
+        ("shop.example", "no registrable domain"),
+    ],
+)
+def test_ip_addresses_and_names_under_unknown_suffixes_have_no_primary_domain(name, says):
+    # R27: only names under a registrable domain of the Public Suffix List
+    with pytest.raises(InvalidInput) as info:
+        primary_domain(name)
+    assert says in info.value.message

@@ -410,29 +410,50 @@ def uploaded_key(key) -> tuple:
 
 def test_an_uploaded_rsa_1024_csr_gets_weak_key():
     # R8: RSA under 2048 bits -> WEAK_KEY
-    algorithm, parameter = uploaded_key(certs.rsa_key(1024))
+    algorithm, parameter, exponent = uploaded_key(certs.rsa_key(1024))
     assert (algorithm, parameter) == (KeyAlgorithm.RSA, "1024")
     with pytest.raises(InvalidInput) as info:
-        check_uploaded_key(algorithm, parameter)
+        check_uploaded_key(algorithm, parameter, exponent)
     assert info.value.code == ErrorCode.WEAK_KEY
     assert info.value.field == ["input", "csrPem"]
 
 
+@pytest.mark.parametrize("exponent", [3, 17, 65539])
+def test_an_uploaded_rsa_csr_with_an_exponent_other_than_65537_gets_weak_key(exponent):
+    # R31: RSA public exponent 65537 only
+    key = certs.rsa_key_with_exponent(exponent)
+    algorithm, parameter, found = uploaded_key(key)
+    assert found == exponent
+    with pytest.raises(InvalidInput) as info:
+        check_uploaded_key(algorithm, parameter, found)
+    assert info.value.code == ErrorCode.WEAK_KEY
+    assert info.value.field == ["input", "csrPem"]
+    assert "65537" in info.value.message
+
+
+def test_a_reused_original_csr_is_judged_on_the_csr_source_field():
+    # R31 for csrSource ORIGINAL: the error names the field the applicant chose
+    with pytest.raises(InvalidInput) as info:
+        check_uploaded_key(KeyAlgorithm.RSA, "2048", 3, field=["input", "csrSource"], what="the original CSR's")
+    assert info.value.field == ["input", "csrSource"]
+    assert info.value.message.startswith("the original CSR's RSA key")
+
+
 def test_an_uploaded_csr_of_an_unknown_key_type_gets_unsupported_algorithm():
     # R8: algorithm None is a key type we do not take (here Ed25519)
-    algorithm, parameter = uploaded_key(ed25519.Ed25519PrivateKey.generate())
+    algorithm, parameter, exponent = uploaded_key(ed25519.Ed25519PrivateKey.generate())
     assert algorithm is None
     with pytest.raises(InvalidInput) as info:
-        check_uploaded_key(algorithm, parameter)
+        check_uploaded_key(algorithm, parameter, exponent)
     assert info.value.code == ErrorCode.UNSUPPORTED_ALGORITHM
 
 
 def test_an_uploaded_p521_csr_gets_unsupported_algorithm():
     # R8: another curve -> UNSUPPORTED_ALGORITHM
-    algorithm, parameter = uploaded_key(certs.ec_key(ec.SECP521R1))
+    algorithm, parameter, exponent = uploaded_key(certs.ec_key(ec.SECP521R1))
     assert (algorithm, parameter) == (KeyAlgorithm.ECC, "secp521r1")
     with pytest.raises(InvalidInput) as info:
-        check_uploaded_key(algorithm, parameter)
+        check_uploaded_key(algorithm, parameter, exponent)
     assert info.value.code == ErrorCode.UNSUPPORTED_ALGORITHM
 
 
@@ -454,9 +475,9 @@ def test_an_uploaded_rsa_key_of_an_odd_size_above_2048_gets_unsupported_algorith
 )
 def test_uploaded_csrs_with_allowed_keys_pass(key_factory, expected):
     # R8
-    algorithm, parameter = uploaded_key(key_factory())
+    algorithm, parameter, exponent = uploaded_key(key_factory())
     assert (algorithm, parameter) == expected
-    check_uploaded_key(algorithm, parameter)
+    check_uploaded_key(algorithm, parameter, exponent)
 
 
 def test_an_uploaded_csr_naming_the_domain_covers_it():
@@ -498,11 +519,11 @@ def test_an_online_csr_names_exactly_the_chosen_domain_and_carries_the_organizat
     csr = load_csr(build_csr(key, "api.example.com", "Example Ltd"), field=["csrPem"])
     assert csr_names(csr) == ["api.example.com"]
     check_csr_covers("api.example.com", csr_names(csr))
-    assert csr_key(csr) == (KeyAlgorithm.ECC, "secp384r1")
+    assert csr_key(csr) == (KeyAlgorithm.ECC, "secp384r1", None)
     assert csr.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Example Ltd"
 
 
 def test_an_online_csr_without_organization_has_no_organization_attribute():
     csr = load_csr(build_csr(certs.rsa_key(2048), "www.example.com", None), field=["csrPem"])
     assert csr.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME) == []
-    assert csr_key(csr) == (KeyAlgorithm.RSA, "2048")
+    assert csr_key(csr) == (KeyAlgorithm.RSA, "2048", 65537)

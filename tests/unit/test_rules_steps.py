@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.model import Brand, ValidationLevel
+from domain.model import Brand, Provenance, ValidationLevel
 from domain.reissues import ReissueFlow, ReissueStatus, Waiver
-from domain.rules import months_before, required_steps
+from domain.rules import months_before, original_issue_time, required_steps
 from domain.x509 import same_csr
 from tests import certs
-from tests.unit.factories import NOW, free_dv, make_checked, organization_cert, paid_dv
+from tests.unit.factories import NOW, free_dv, make_checked, make_version, organization_cert, paid_dv
 
 LONG_AGO = NOW - timedelta(days=100)
 
@@ -320,3 +320,98 @@ def test_an_untrusted_chain_earns_no_r17_or_r18_waiver():
     )
     s = steps(certificate, same_csr=True, last_verified_at=NOW - timedelta(days=1))
     assert s.waivers == () and s.domain_validation_required is True
+
+
+# -- R28: waivers need provenance -----------------------------------------------------------
+
+
+def imported(*, chain_trusted: bool = True, key_verified: bool = True, reason: str | None = None, **overrides):
+    """A certificate imported with (or without) a trusted chain and its key."""
+    version = make_version(
+        issued_at=overrides.pop("issued_at", LONG_AGO),
+        provenance=Provenance.IMPORTED,
+        chain_trusted=chain_trusted,
+        key_verified=key_verified,
+        chain_untrusted_reason=reason if not chain_trusted else None,
+    )
+    factory = overrides.pop("factory", paid_dv)
+    return factory(version=version, **overrides)
+
+
+@pytest.mark.parametrize(
+    ("chain_trusted", "key_verified", "says"),
+    [
+        (True, False, "private key was not supplied"),
+        (False, True, "path validation"),
+        (False, False, "path validation"),
+    ],
+)
+def test_an_import_without_provenance_earns_no_r17_waiver_and_the_preview_says_why(chain_trusted, key_verified, says):
+    # R28: SUBMITTED_WITHIN_3_DAYS and SAME_CSR need a trusted chain and the key
+    cert = imported(chain_trusted=chain_trusted, key_verified=key_verified, reason="validation failed: x",
+                    issued_at=NOW - timedelta(hours=1))
+    s = steps(cert, same_csr=True)
+    assert s.waivers == () and s.domain_validation_required is True
+    assert s.initial_status == ReissueStatus.PENDING_DOMAIN_VALIDATION
+    assert says in s.waivers_unavailable_reason and "R28" in s.waivers_unavailable_reason
+
+
+def test_an_import_with_a_trusted_chain_and_its_key_earns_the_waivers():
+    # R28
+    s = steps(imported(issued_at=NOW - timedelta(hours=1)), same_csr=True)
+    assert s.waivers == (Waiver.SUBMITTED_WITHIN_3_DAYS, Waiver.SAME_CSR)
+    assert s.waivers_unavailable_reason is None
+
+
+def test_without_provenance_r18_waivers_are_withheld_too():
+    # R28: AUTO_VALIDATION_CONFIGURED and VERIFIED_WITHIN_13_MONTHS
+    cert = imported(key_verified=False, brand=Brand.TRUSTASIA, domain="*.example.com",
+                    subject_alt_names=("*.example.com",), purchased_years=2, auto_validation_configured=True)
+    s = steps(cert, last_verified_at=NOW - timedelta(days=30))
+    assert s.waivers == () and s.domain_validation_required is True
+    assert s.waivers_unavailable_reason is not None
+
+
+def test_no_reason_is_given_when_no_waiver_would_have_applied_anyway():
+    # the contract: null unless the timing would allow a waiver
+    s = steps(imported(key_verified=False))
+    assert s.domain_validation_required is True and s.waivers_unavailable_reason is None
+
+
+def test_an_other_brand_certificate_without_provenance_is_validated_before_the_cas_check():
+    # R28 + R14: "any other certificate needs domain validation on every reissue"
+    cert = imported(key_verified=False, factory=organization_cert, brand=Brand.DIGICERT)
+    s = steps(cert)
+    assert s.flow == ReissueFlow.ORGANIZATION_OTHER_BRAND
+    assert s.initial_status == ReissueStatus.PENDING_DOMAIN_VALIDATION and s.domain_validation_required is True
+    assert "R28" in s.waivers_unavailable_reason
+    trusted = steps(imported(factory=organization_cert, brand=Brand.DIGICERT))
+    assert trusted.initial_status == ReissueStatus.PENDING_CA_VERIFICATION and trusted.waivers_unavailable_reason is None
+
+
+def test_a_not_before_in_the_future_is_not_within_three_days():
+    # R17: "less than 3 days after the original issue time" is never before it
+    cert = imported(issued_at=NOW + timedelta(days=3650))
+    assert Waiver.SUBMITTED_WITHIN_3_DAYS not in steps(cert).waivers
+
+
+def test_the_original_issue_time_is_the_oldest_version_that_is_evidence():
+    # R17 + R28: an untrusted import's notBefore says nothing; the first version issued
+    # here does
+    untrusted = make_version(serial_number="01", issued_at=NOW - timedelta(hours=1), chain_trusted=False, key_verified=False)
+    issued_here = make_version(serial_number="02", issued_at=NOW - timedelta(days=10), provenance=Provenance.ISSUED_HERE,
+                               chain_trusted=True, key_verified=True)
+    cert = paid_dv(versions=(issued_here, untrusted))
+    assert original_issue_time(cert) == NOW - timedelta(days=10)
+    assert Waiver.SUBMITTED_WITHIN_3_DAYS not in steps(cert).waivers
+    nothing = paid_dv(versions=(untrusted,))
+    assert original_issue_time(nothing) is None
+
+
+def test_a_certificate_issued_here_earns_waivers_whatever_its_import_was():
+    # R28: ISSUED_HERE
+    untrusted = make_version(serial_number="01", issued_at=NOW - timedelta(days=30), chain_trusted=False, key_verified=False)
+    issued_here = make_version(serial_number="02", issued_at=NOW - timedelta(hours=2), provenance=Provenance.ISSUED_HERE,
+                               chain_trusted=True, key_verified=False)
+    s = steps(paid_dv(versions=(issued_here, untrusted)), same_csr=True)
+    assert s.waivers == (Waiver.SUBMITTED_WITHIN_3_DAYS, Waiver.SAME_CSR)

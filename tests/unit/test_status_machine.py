@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from domain.errors import ErrorCode, InvalidInput
-from domain.reissues import ACTIVE_STATUSES, ReissueStatus
+from domain.reissues import ACTIVE_STATUSES, ReissueFlow, ReissueStatus
 from domain.rules import (
     ALLOWED_TRANSITIONS,
     LOCK_GRACE,
@@ -40,6 +40,8 @@ SPEC_EDGES = {
     (S.PENDING_MANUAL_REVIEW, S.REJECTED),
     # R14: the operator records the CA's confirmation
     (S.PENDING_CA_VERIFICATION, S.ISSUED),
+    # R28 + R14: a certificate without provenance is validated before the CA's check
+    (S.PENDING_DOMAIN_VALIDATION, S.PENDING_CA_VERIFICATION),
     # R24: cancel or expire anything not yet issued
     *((s, S.CANCELLED) for s in ACTIVE_STATUSES),
     *((s, S.EXPIRED) for s in ACTIVE_STATUSES),
@@ -176,6 +178,12 @@ def test_after_validation_a_reissue_without_review_is_issued():
     # R15 / R16
     reissue = make_reissue(manual_review_required=False)
     assert after_domain_validation(reissue) == S.ISSUED
+
+
+def test_after_validation_an_other_brand_reissue_waits_for_the_ca():
+    # R28 then R14: validation first (no provenance), then the CA's offline check
+    reissue = make_reissue(flow=ReissueFlow.ORGANIZATION_OTHER_BRAND, manual_review_required=False)
+    assert after_domain_validation(reissue) == S.PENDING_CA_VERIFICATION
 
 
 # -- is_overdue (R24) --------------------------------------------------------------------
