@@ -4,6 +4,7 @@ HTTP 401 before a resolver runs. Tokens are never stored in plaintext."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -128,3 +129,30 @@ async def test_no_token_is_stored_in_plaintext(services, new_account, http):
         for value in doc.values():
             if isinstance(value, (bytes, bytearray)):
                 assert secret_part.encode() not in value
+
+
+async def test_an_expired_token_is_refused_like_an_unknown_one(services, new_account, http):
+    # R26: tokens expire
+    now = services.clock.now()
+    token, _ = await services.tokens.create(new_account("expired"), Role.OWNER, now=now - timedelta(days=91),
+                                            expires_at=now - timedelta(seconds=1))
+    error = assert_unauthenticated(await http.post("/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {token}"}))
+    assert error["message"] == "invalid API token"
+
+
+async def test_a_token_stored_before_kinds_and_expiry_no_longer_works(services, new_account, http):
+    # R26: a token of the old form may mix an account with a staff role: it must be re-created
+    token = f"crt1_{secrets.token_urlsafe(32)}"
+    await services.database.tokens.insert_one(
+        {"_id": services.tokens._hash(token), "account": new_account("legacy"), "roles": ["owner", "operator"]}
+    )
+    assert_unauthenticated(await http.post("/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {token}"}))
+
+
+async def test_a_token_document_whose_kind_and_role_disagree_is_refused(services, new_account, http):
+    # R26: a customer never holds a staff role, not even by an edited document
+    now = services.clock.now()
+    token, record = await services.tokens.create(new_account("edited"), Role.OWNER, now=now,
+                                                 expires_at=now + timedelta(days=1))
+    await services.database.tokens.update_one({"tokenId": record.token_id}, {"$set": {"role": "operator"}})
+    assert_unauthenticated(await http.post("/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {token}"}))

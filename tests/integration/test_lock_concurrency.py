@@ -6,20 +6,15 @@ domain may be in progress; the locks come free again on cancel and on issuance (
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
-from pathlib import Path
 
 import httpx
 
 from adapters.invariants import check_invariants
 from domain.model import Role
 from domain.reissues import ACTIVE_STATUSES
-from tests.conftest import GraphQLClient, free_port, new_token
+from tests.conftest import GraphQLClient, new_token
+from tests.support.serve import ServeProcess
 from tests.integration.reissue_api import APPROVE, CANCEL, REQUEST, act, request, unique_zone, upload_cert
 
 REQUESTS = 50
@@ -95,57 +90,6 @@ async def test_fifty_concurrent_requests_under_one_primary_domain_start_exactly_
 
 
 # -- (b) two processes ------------------------------------------------------------------
-
-
-class ServeProcess:
-    """`certreissue serve` in a process of its own, on the tests' database and data dir
-    (so it shares the master key, and so the API tokens, with the tests)."""
-
-    def __init__(self, settings, database_uri: str, logs: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = logs / f"serve-{self.port}.log"
-        env = {
-            **os.environ,
-            "MONGODB_URI": database_uri,
-            "CERTS_DB_NAME": settings.db_name,
-            "CERTS_DATA_DIR": str(settings.data_dir),
-            "CERTS_GRAPHIQL": "false",
-            "CERTS_RATE_LIMIT_PER_MINUTE": "0",
-        }
-        executable = Path(sys.executable).with_name("certreissue")
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(executable), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-    async def wait_ready(self, within: float = 30) -> None:
-        deadline = time.monotonic() + within
-        async with httpx.AsyncClient(base_url=self.url, timeout=2) as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise AssertionError(f"certreissue serve exited with {self.process.returncode}:\n{self.log()}")
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"certreissue serve was not ready within {within} s:\n{self.log()}")
-                await asyncio.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(60)  # a loaded 2-core machine can be slow to shut down
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
 
 
 async def test_fifty_requests_split_between_two_api_processes_start_exactly_one_reissue(

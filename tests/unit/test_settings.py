@@ -1,0 +1,38 @@
+"""Settings read once from the environment: the trust settings refuse what would break a rule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from certreissue.settings import Settings
+from domain.model import Brand
+from domain.validity import DEFAULT_SCHEDULE
+
+
+def test_defaults_are_the_rules_own():
+    settings = Settings.from_env({})
+    assert settings.validity_schedule == DEFAULT_SCHEDULE  # R30
+    assert settings.token_cache_seconds <= 25  # R26: a revoked token stops within 30 s
+    assert settings.brands.brand_of("Sectigo Limited") == Brand.SECTIGO  # R29
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"CERTS_TOKEN_CACHE_SECONDS": "30"}, "CERTS_TOKEN_CACHE_SECONDS"),
+        ({"CERTS_TOKEN_CACHE_SECONDS": "-1"}, "CERTS_TOKEN_CACHE_SECONDS"),
+        ({"CERTS_VALIDITY_SCHEDULE": "398;soon=10"}, "CERTS_VALIDITY_SCHEDULE"),
+        ({"CERTS_BRAND_ISSUERS": "Comodo=NOBODY"}, "CERTS_BRAND_ISSUERS"),
+    ],
+)
+def test_a_bad_trust_setting_is_refused_naming_the_variable(env, says):
+    with pytest.raises(ValueError, match=says):
+        Settings.from_env(env)
+
+
+def test_configured_brands_and_schedule_are_used():
+    settings = Settings.from_env({"CERTS_BRAND_ISSUERS": "Comodo=SECTIGO", "CERTS_VALIDITY_SCHEDULE": "90"})
+    assert settings.brands.brand_of("COMODO RSA Domain Validation") == Brand.SECTIGO
+    assert settings.validity_schedule.max_days(datetime(2030, 1, 1, tzinfo=UTC)) == 90
