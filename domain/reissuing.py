@@ -68,10 +68,6 @@ IDEMPOTENCY_RETENTION = timedelta(hours=48)
 SYSTEM_ACTOR = "system"
 
 
-def actor_of(caller: Caller) -> str:
-    return caller.actor
-
-
 # R26: the queue each staff role works through.
 QUEUE_OF_ROLE = {
     Role.REVIEWER: ReissueStatus.PENDING_MANUAL_REVIEW,  # R22
@@ -505,7 +501,7 @@ class ReissueService:
                 status=DomainValidationStatus.PENDING,
                 token=secrets.token_hex(20),  # R20: 160 random bits, single use
             )
-        actor = actor_of(caller)
+        actor = caller.actor
         reissue = Reissue(
             id=reissue_id,
             account=caller.account,
@@ -763,9 +759,9 @@ class ReissueService:
         following = rules.after_domain_validation(reissue)
         note = f"domain validated by {validation.method.value}"
         if following == ReissueStatus.ISSUED:
-            return await self._issue(reissue, actor_of(caller), note=note, domain_validation=verified)
+            return await self._issue(reissue, caller.actor, note=note, domain_validation=verified)
         return await self._transition(
-            reissue, following, actor_of(caller), note, "validate", domain_validation=verified
+            reissue, following, caller.actor, note, "validate", domain_validation=verified
         )
 
     async def approve(self, caller: Caller, reissue_id: str, comment: str | None) -> Reissue:
@@ -779,7 +775,7 @@ class ReissueService:
                 code=ErrorCode.INVALID_STATE, field=["reissueId"],
             )
         note = _note(comment, "comment")
-        return await self._issue(reissue, actor_of(caller), note=note or "approved")
+        return await self._issue(reissue, caller.actor, note=note or "approved")
 
     async def reject(self, caller: Caller, reissue_id: str, reason: str) -> Reissue:
         require_role(caller, Role.REVIEWER)
@@ -788,7 +784,7 @@ class ReissueService:
             raise InvalidInput("a reason is required to reject", field=["reason"])
         reissue = await self._owned(caller, reissue_id)
         rejected = await self._transition(
-            reissue, ReissueStatus.REJECTED, actor_of(caller), reason_text, "reject", completed_at=self._clock.now()
+            reissue, ReissueStatus.REJECTED, caller.actor, reason_text, "reject", completed_at=self._clock.now()
         )
         await self._release_locks(rejected)
         return rejected
@@ -802,14 +798,14 @@ class ReissueService:
                 f"reissue {reissue.id} is not awaiting the CA's verification; it is {reissue.status.value}",
                 code=ErrorCode.INVALID_STATE, field=["reissueId"],
             )
-        return await self._issue(reissue, actor_of(caller), note="CA verification confirmed")
+        return await self._issue(reissue, caller.actor, note="CA verification confirmed")
 
     async def cancel(self, caller: Caller, reissue_id: str) -> Reissue:
         """R24: the applicant cancels a reissue that is not issued yet."""
         require_role(caller, Role.OWNER)
         reissue = await self._owned(caller, reissue_id)
         cancelled = await self._transition(
-            reissue, ReissueStatus.CANCELLED, actor_of(caller), "cancelled by the applicant", "cancel",
+            reissue, ReissueStatus.CANCELLED, caller.actor, "cancelled by the applicant", "cancel",
             completed_at=self._clock.now(),
         )
         await self._release_locks(cancelled)
