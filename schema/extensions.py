@@ -1,5 +1,5 @@
-"""Schema extensions of our own: the mutation rate limit, and error masking that tells a
-database outage apart from a bug (both without internals)."""
+"""Schema extensions of our own: the mutation rate limit on what an operation weighs, and
+error masking that tells a database outage apart from a bug (both without internals)."""
 
 from __future__ import annotations
 
@@ -10,30 +10,40 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from domain.errors import DomainError
-from resolvers.limits import mutation_allowed
+from resolvers.context import Context
+from resolvers.limits import claim_mutation_units, rate_limited
+from schema.cost import operation_cost
 
 DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
 
 
-class RateLimitMutations(SchemaExtension):
-    """CERTS_RATE_LIMIT_PER_MINUTE: a mutation over the token's limit is not executed."""
+class CostLimits(SchemaExtension):
+    """CERTS_RATE_LIMIT_PER_MINUTE, before anything runs: a mutation claims what its fields
+    weigh, all or none, on the document with its fragments, @skip/@include and variables
+    resolved (schema/cost.py). Runs after parsing and validation (cached by ParserCache and
+    ValidationCache: the variables it needs are not part of those caches' keys)."""
 
     async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context
-        if ctx.operation_type.value == "mutation":
-            # Each root field is one mutation: aliases do not multiply the limit.
-            operation = next(
-                (d for d in ctx.graphql_document.definitions if getattr(d, "operation", None) is not None
-                 and (ctx.operation_name is None or (d.name and d.name.value == ctx.operation_name))),
-                None,
-            )
-            count = len(operation.selection_set.selections) if operation is not None else 1
-            refusal = await mutation_allowed(ctx.context, count)
-            if refusal is not None:
-                ctx.result = GraphQLExecutionResult(
-                    data=None, errors=[GraphQLError(refusal, extensions={"code": "RATE_LIMITED"})]
-                )
+        if isinstance(ctx.context, Context):  # not when the schema is executed bare (tests)
+            await self._check(ctx)
         yield
+
+    @staticmethod
+    async def _check(ctx) -> None:
+        if not (ctx.operation_type.value == "mutation" and rate_limited(ctx.context)):
+            return
+        cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables)  # noqa: SLF001
+        if cost is None:
+            return  # no operation to run, or variables that do not coerce: execution refuses it itself
+        if cost.mutation_weight > 0:
+            refusal = await claim_mutation_units(ctx.context, cost.mutation_weight)
+            if refusal is not None:
+                ctx.result = _refusal(refusal.message, {"code": "RATE_LIMITED", "retryAfter": refusal.retry_after})
+
+
+def _refusal(message: str, extensions: dict) -> GraphQLExecutionResult:
+    return GraphQLExecutionResult(data=None, errors=[GraphQLError(message, extensions=extensions)])
 
 
 class MaskInternalErrors(MaskErrors):
