@@ -20,7 +20,8 @@ DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
 class CostLimits(SchemaExtension):
     """CERTS_RATE_LIMIT_PER_MINUTE, before anything runs: a mutation claims what its fields
     weigh, all or none, on the document with its fragments, @skip/@include and variables
-    resolved (schema/cost.py). Runs after parsing and validation (cached by ParserCache and
+    resolved (schema/cost.py); refused, it answers RATE_LIMITED with HTTP 429 and
+    Retry-After. Runs after parsing and validation (cached by ParserCache and
     ValidationCache: the variables it needs are not part of those caches' keys)."""
 
     async def on_execute(self) -> AsyncIterator[None]:
@@ -40,6 +41,9 @@ class CostLimits(SchemaExtension):
             refusal = await claim_mutation_units(ctx.context, cost.mutation_weight)
             if refusal is not None:
                 ctx.result = _refusal(refusal.message, {"code": "RATE_LIMITED", "retryAfter": refusal.retry_after})
+                if ctx.context.response is not None:
+                    ctx.context.response.status_code = 429
+                    ctx.context.response.headers["Retry-After"] = str(refusal.retry_after)
 
 
 def _refusal(message: str, extensions: dict) -> GraphQLExecutionResult:

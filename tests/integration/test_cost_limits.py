@@ -1,6 +1,6 @@
 """The cost limits through the real HTTP stack: CERTS_RATE_LIMIT_PER_MINUTE counts what an
 operation's mutations weigh (every aliased or fragment-spread field, ONLINE keys by their
-size), all or none (schema/cost.py)."""
+size), all or none, and a refusal is a 429 with Retry-After (schema/cost.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ async def fresh_window() -> None:
 
 def is_refused(response: httpx.Response) -> bool:
     errors = response.json().get("errors") or []
-    return [e["extensions"]["code"] for e in errors] == ["RATE_LIMITED"]
+    return response.status_code == 429 and [e["extensions"]["code"] for e in errors] == ["RATE_LIMITED"]
 
 
 def is_served(response: httpx.Response) -> bool:
@@ -161,6 +161,28 @@ async def test_concurrent_operations_never_claim_more_than_the_limit_and_leak_no
         left += 1
         assert left <= LIMIT
     assert 12 * served + left == LIMIT
+
+
+async def test_a_rate_limited_answer_is_a_429_with_retry_after_and_the_hint_in_its_body(limited):
+    await fresh_window()
+    assert is_served(await limited.raw("mutation { %s }" % cancels(30)))
+    assert is_served(await limited.raw("mutation { %s }" % cancels(LIMIT - 30)))
+
+    refused = await limited.raw("mutation { %s }" % cancels(1))
+
+    assert refused.status_code == 429
+    seconds = int(refused.headers["retry-after"])
+    assert 1 <= seconds <= 60
+    body = refused.json()
+    assert body == {
+        "data": None,
+        "errors": [
+            {"message": body["errors"][0]["message"], "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds}}
+        ],
+    }
+    assert body["errors"][0]["message"].endswith(f"retry after {seconds} s")
+    # Queries are not rate limited.
+    assert is_served(await limited.raw("{ certificates { totalCount } }"))
 
 
 async def test_an_operation_heavier_than_the_whole_limit_is_refused_however_long_one_waits(limited):
