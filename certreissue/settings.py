@@ -35,6 +35,7 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 3000
+    max_query_cost: int = 10_000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,4 +59,5 @@ class Settings:
             max_query_depth=int(env.get("CERTS_MAX_QUERY_DEPTH", "12")),
             max_aliases=int(env.get("CERTS_MAX_ALIASES", "30")),
             max_tokens=int(env.get("CERTS_MAX_TOKENS", "3000")),
+            max_query_cost=int(env.get("CERTS_MAX_QUERY_COST", "10000")),
         )

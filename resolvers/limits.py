@@ -1,5 +1,5 @@
-"""The per-token rate limit, as the GraphQL layer asks it: an operation claims what its
-mutations weigh (schema/cost.py) of CERTS_RATE_LIMIT_PER_MINUTE units."""
+"""The cost limits as the GraphQL layer asks them (schema/cost.py measures): the query cost
+limit, and the per-token rate limit, of which an operation claims what its mutations weigh."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ from resolvers.context import Context
 class RateLimited:
     message: str
     retry_after: int  # whole seconds, at least 1 (the Retry-After header)
+
+
+def max_query_cost(ctx: Context) -> int:
+    """CERTS_MAX_QUERY_COST: the most objects one operation may be able to return (0: no limit)."""
+    return ctx.services.settings.max_query_cost
 
 
 def rate_limited(ctx: Context) -> bool:

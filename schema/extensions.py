@@ -1,5 +1,5 @@
-"""Schema extensions of our own: the mutation rate limit on what an operation weighs, and
-error masking that tells a database outage apart from a bug (both without internals)."""
+"""Schema extensions of our own: the cost limits (query cost and the mutation rate limit),
+and error masking that tells a database outage apart from a bug (both without internals)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,23 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 
 from domain.errors import DomainError
 from resolvers.context import Context
-from resolvers.limits import claim_mutation_units, rate_limited
+from resolvers.limits import claim_mutation_units, max_query_cost, rate_limited
 from schema.cost import operation_cost
 
 DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
 
 
 class CostLimits(SchemaExtension):
-    """CERTS_RATE_LIMIT_PER_MINUTE, before anything runs: a mutation claims what its fields
-    weigh, all or none, on the document with its fragments, @skip/@include and variables
-    resolved (schema/cost.py); refused, it answers RATE_LIMITED with HTTP 429 and
-    Retry-After. Runs after parsing and validation (cached by ParserCache and
-    ValidationCache: the variables it needs are not part of those caches' keys)."""
+    """Before anything runs, on the document with its fragments, @skip/@include and
+    variables resolved (schema/cost.py):
+
+    - CERTS_MAX_QUERY_COST: an operation that could return more objects is refused
+      (QUERY_TOO_COSTLY, a request error like a validation error: HTTP 200);
+    - CERTS_RATE_LIMIT_PER_MINUTE: a mutation claims what its fields weigh, all or none;
+      refused, it answers RATE_LIMITED with HTTP 429 and Retry-After.
+
+    Both run after parsing and validation (cached by ParserCache and ValidationCache: the
+    variables they need are not part of those caches' keys)."""
 
     async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context
@@ -32,12 +37,20 @@ class CostLimits(SchemaExtension):
 
     @staticmethod
     async def _check(ctx) -> None:
-        if not (ctx.operation_type.value == "mutation" and rate_limited(ctx.context)):
+        limit = max_query_cost(ctx.context)
+        if limit <= 0 and not (ctx.operation_type.value == "mutation" and rate_limited(ctx.context)):
             return
         cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables)  # noqa: SLF001
         if cost is None:
             return  # no operation to run, or variables that do not coerce: execution refuses it itself
-        if cost.mutation_weight > 0:
+        if 0 < limit < cost.objects:
+            ctx.result = _refusal(
+                f"this operation could return {cost.objects} objects, over the limit of {limit} (each "
+                "connection multiplies what it selects by its `first`): ask for smaller pages or fewer "
+                "nested fields",
+                {"code": "QUERY_TOO_COSTLY", "cost": cost.objects, "limit": limit},
+            )
+        elif cost.mutation_weight > 0:
             refusal = await claim_mutation_units(ctx.context, cost.mutation_weight)
             if refusal is not None:
                 ctx.result = _refusal(refusal.message, {"code": "RATE_LIMITED", "retryAfter": refusal.retry_after})

@@ -1,6 +1,7 @@
 """The cost limits through the real HTTP stack: CERTS_RATE_LIMIT_PER_MINUTE counts what an
 operation's mutations weigh (every aliased or fragment-spread field, ONLINE keys by their
-size), all or none, and a refusal is a 429 with Retry-After (schema/cost.py)."""
+size), a refusal is a 429 with Retry-After, and CERTS_MAX_QUERY_COST refuses an operation
+that could return too many objects before any resolver runs (schema/cost.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 
 import httpx
 import pytest
+from pymongo import monitoring
 
 from domain.model import Role
 from schema.cost import ONLINE_KEY_WEIGHTS
@@ -32,6 +34,14 @@ def cancels(n: int, prefix: str = "c") -> str:
 REQUEST = """mutation Request($input: RequestReissueInput!) {
   requestReissue(input: $input) { reissue { id } privateKeyPem userErrors { code } }
 }"""
+
+ATTACK_PAGE = (
+    "certificates(first: 100) { edges { node { id domain "
+    "reissues(first: 20) { edges { node { id status events { at } } } } } } }"
+)
+ATTACK = "{ " + " ".join(f"a{i}: {ATTACK_PAGE}" for i in range(30)) + " }"
+ATTACK_COST = 729_030  # tests/unit/test_cost.py works it out
+
 
 async def fresh_window() -> None:
     """The rate limit's window is the wall-clock minute: start a test early in one, so a
@@ -201,3 +211,108 @@ async def test_an_operation_heavier_than_the_whole_limit_is_refused_however_long
     assert f"costs {LIMIT + 1}" in message and f"{LIMIT} per minute" in message
     assert is_served(await limited.raw("mutation { %s }" % cancels(30)))  # it claimed nothing
     assert is_served(await limited.raw("mutation { %s }" % cancels(LIMIT - 30)))
+
+
+# --- the query cost limit ---------------------------------------------------------------
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Every command the service sends to the test database while enabled."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.enabled = False
+        self.commands: list[str] = []
+
+    def started(self, event):
+        if self.enabled and event.database_name == self.database:
+            self.commands.append(event.command_name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+@pytest.fixture(scope="module")
+def counted_api(settings, database_uri):
+    """A server (default query cost limit) whose database client reports its commands."""
+    counter = CommandCounter(settings.db_name)
+    monitoring.register(counter)
+    server = ApiServer(dataclasses.replace(settings), database_uri).start()
+    try:
+        yield server, counter
+    finally:
+        server.stop()
+
+
+async def fewest_commands(client: GraphQLClient, counter: CommandCounter, query: str, variables=None) -> int:
+    """The commands of the cheapest of 6 runs: a background sweep (every 15 s, of every
+    server of the run) may add some to one run."""
+    counts = []
+    for _ in range(6):
+        counter.commands.clear()
+        counter.enabled = True
+        await client.raw(query, variables)
+        counter.enabled = False
+        counts.append(len(counter.commands))
+        await asyncio.sleep(0.2)
+    return min(counts)
+
+
+async def test_a_query_that_could_return_too_many_objects_is_refused_before_it_runs(counted_api, owner, settings):
+    server, counter = counted_api
+    await upload_cert(owner, f"www.z{uuid.uuid4().hex[:10]}.com")
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+        client = GraphQLClient(http, owner.token)
+        await client("{ __typename }")  # the server now knows the token (cached)
+
+        response = await client.raw(ATTACK)
+
+        assert response.status_code == 200
+        body = response.json()
+        assert body["data"] is None
+        [error] = body["errors"]
+        limit = settings.max_query_cost  # the default
+        assert error["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": ATTACK_COST, "limit": limit}
+        assert str(ATTACK_COST) in error["message"] and str(limit) in error["message"]
+        # No resolver ran: not one database command, where a single page of it issues some.
+        assert await fewest_commands(client, counter, ATTACK) == 0
+        assert await fewest_commands(client, counter, "{ %s }" % ATTACK_PAGE.replace("100", "1", 1)) > 0
+
+
+async def test_first_from_variables_counts_toward_the_query_cost(owner):
+    query = """query Q($n: Int, $m: Int) { certificates(first: $n) { edges { node { id
+        reissues(first: $m) { edges { node { id events { at } } } } } } } }"""
+    refused = await owner.raw(query, {"n": 100, "m": 20})
+    assert refused.status_code == 200
+    assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["QUERY_TOO_COSTLY"]
+    assert refused.json()["errors"][0]["extensions"]["cost"] == 1 + 100 * (3 + 20 * 12)
+    assert (await owner(query, {"n": 100, "m": 5}))["certificates"]["edges"] == []
+
+
+async def test_a_mutation_whose_answer_could_be_too_costly_is_refused_before_it_claims_or_runs(limited):
+    await fresh_window()
+    inner = "reissues(first: 100) { edges { node { id } } }"
+    outer = "reissues(first: 100) { edges { node { certificate { %s } } } }" % inner
+    document = 'mutation { cancelReissue(reissueId: "%s") { reissue { certificate { %s } } userErrors { code } } }' % (
+        MISSING_REISSUE, outer,
+    )
+    refused = await limited.raw(document)
+    assert refused.status_code == 200
+    assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["QUERY_TOO_COSTLY"]
+    # It claimed no rate-limit unit.
+    assert is_served(await limited.raw("mutation { %s }" % cancels(30)))
+    assert is_served(await limited.raw("mutation { %s }" % cancels(LIMIT - 30)))
+
+
+async def test_a_max_query_cost_of_zero_turns_the_limit_off(settings, database_uri, services, new_account):
+    server = ApiServer(dataclasses.replace(settings, max_query_cost=0), database_uri).start()
+    try:
+        token = await services.tokens.create(new_account("uncapped"), [Role.OWNER])
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+            data = await GraphQLClient(http, token)(ATTACK)
+        assert [page["edges"] for page in data.values()] == [[]] * 30
+    finally:
+        server.stop()

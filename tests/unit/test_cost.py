@@ -4,14 +4,19 @@ fragments expanded, @skip/@include and variables resolved, before anything runs.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from graphql import parse
 
+from bench import scenarios
 from certreissue.settings import Settings
 from domain.rules import ALLOWED_PARAMETERS
 from schema import build_schema
 from schema.cost import HEAVIEST_ONLINE_WEIGHT, NOMINAL_LIST_SIZE, ONLINE_KEY_WEIGHTS, operation_cost
 
 SCHEMA = build_schema()._schema
+ROOT = Path(__file__).resolve().parents[2]
 CERT = "crt_000000000000000000000000"
 
 
@@ -124,6 +129,46 @@ def test_the_attack_document_costs_far_more_than_the_default_limit():
     attack = "{ " + " ".join(f"a{i}: {page}" for i in range(30)) + " }"
     per_certificate = 1 + 1 + (1 + 20 * (1 + 1 + NOMINAL_LIST_SIZE))
     assert objects(attack) == 30 * (1 + 100 * per_certificate) == 729_030
+    assert objects(attack) > 10 * Settings().max_query_cost
+
+
+def _readme_operations():
+    readme = (ROOT / "README.md").read_text()
+    for block in re.findall(r"```graphql\n(.*?)```", readme, re.S):
+        document = parse(block)
+        for definition in document.definitions:
+            if getattr(definition, "operation", None) is not None:
+                name = definition.name.value if definition.name else None
+                yield name or block.split("\n")[1].strip(), block, name
+
+
+def _bench_documents():
+    yield "certificate", scenarios.CERTIFICATE, {"id": CERT}
+    yield "certificates50", scenarios.CERTIFICATES, {"first": 50}
+    yield "previewReissue", scenarios.PREVIEW, {"input": {"certificateId": CERT, **scenarios.PREVIEW_INPUT}}
+    yield "request", scenarios.REQUEST, {"input": {"certificateId": CERT, "reason": scenarios.REQUEST_REASON}}
+    yield "cancel", scenarios.CANCEL, {"id": "rei_000000000000000000000000"}
+    yield "page", scenarios.PAGE, {"first": 50}
+    yield "page of 100", scenarios.PAGE, {"first": 100}
+
+
+def test_every_operation_in_the_readme_and_the_bench_is_within_the_default_limit():
+    limit = Settings().max_query_cost
+    assert limit == Settings.from_env({}).max_query_cost
+    seen = 0
+    for label, block, name in _readme_operations():
+        found = operation_cost(SCHEMA, parse(block), name, {"id": CERT, "rid": "rei_000000000000000000000000"})
+        assert found is not None and found.objects <= limit, (label, found)
+        seen += 1
+    assert seen >= 8
+    for label, document, variables in _bench_documents():
+        found = cost(document, variables)
+        assert found is not None and found.objects <= limit, (label, found)
+
+
+def test_the_query_cost_limit_is_read_from_the_environment_and_zero_turns_it_off():
+    assert Settings.from_env({"CERTS_MAX_QUERY_COST": "500"}).max_query_cost == 500
+    assert Settings.from_env({"CERTS_MAX_QUERY_COST": "0"}).max_query_cost == 0
 
 
 def test_variables_that_do_not_coerce_give_no_cost_the_execution_refuses_them_itself():
