@@ -73,7 +73,7 @@ class CertReissueGraphQL(GraphQL):
     async def get_context(self, request, response) -> Context:
         # The GraphiQL page is rendered without a caller; no operation runs without one.
         caller = request.scope.get("state", {}).get("caller") or ANONYMOUS
-        return Context(services=self._services_ref["services"], caller=caller, tuning=self._tuning)
+        return Context(services=self._services_ref["services"], caller=caller, tuning=self._tuning, response=response)
 
 
 class RequestIdMiddleware:

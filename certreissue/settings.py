@@ -43,6 +43,7 @@ class Settings:
     validity_schedule: ValiditySchedule = DEFAULT_SCHEDULE  # R30
     brands: BrandTable = BrandTable()  # R29
     token_cache_seconds: float = 10.0  # R26
+    max_query_cost: int = 10_000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -69,6 +70,7 @@ class Settings:
             validity_schedule=_schedule(env.get("CERTS_VALIDITY_SCHEDULE")),
             brands=_brands(env.get("CERTS_BRAND_ISSUERS")),
             token_cache_seconds=_token_cache(env.get("CERTS_TOKEN_CACHE_SECONDS", "10")),
+            max_query_cost=int(env.get("CERTS_MAX_QUERY_COST", "10000")),
         )
 
 

@@ -323,8 +323,10 @@ class ValidationProvider(ABC):
 
 
 class RateLimiter(ABC):
-    """Mutations per token per minute, shared by every process on the database."""
+    """Rate-limit units (what a mutation weighs) per token per minute, shared by every process
+    on the database."""
 
     @abstractmethod
-    async def hit(self, token_id: str, now: datetime) -> float | None:
-        """Counts one mutation; None when allowed, else seconds until the next is."""
+    async def hit(self, token_id: str, now: datetime, weight: int = 1) -> float | None:
+        """Claims `weight` units of the token's minute, all or none; None when allowed, else
+        seconds until the window resets. A weight over the whole limit claims nothing."""

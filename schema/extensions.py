@@ -1,5 +1,5 @@
-"""Schema extensions of our own: the mutation rate limit, and error masking that tells a
-database outage apart from a bug (both without internals)."""
+"""Schema extensions of our own: the cost limits (query cost and the mutation rate limit),
+and error masking that tells a database outage apart from a bug (both without internals)."""
 
 from __future__ import annotations
 
@@ -10,30 +10,57 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from domain.errors import DomainError
-from resolvers.limits import mutation_allowed
+from resolvers.context import Context
+from resolvers.limits import claim_mutation_units, max_query_cost, rate_limited
+from schema.cost import operation_cost
 
 DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
 
 
-class RateLimitMutations(SchemaExtension):
-    """CERTS_RATE_LIMIT_PER_MINUTE: a mutation over the token's limit is not executed."""
+class CostLimits(SchemaExtension):
+    """Before anything runs, on the document with its fragments, @skip/@include and
+    variables resolved (schema/cost.py):
+
+    - CERTS_MAX_QUERY_COST: an operation that could return more objects is refused
+      (QUERY_TOO_COSTLY, a request error like a validation error: HTTP 200);
+    - CERTS_RATE_LIMIT_PER_MINUTE: a mutation claims what its fields weigh, all or none;
+      refused, it answers RATE_LIMITED with HTTP 429 and Retry-After.
+
+    Both run after parsing and validation (cached by ParserCache and ValidationCache: the
+    variables they need are not part of those caches' keys)."""
 
     async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context
-        if ctx.operation_type.value == "mutation":
-            # Each root field is one mutation: aliases do not multiply the limit.
-            operation = next(
-                (d for d in ctx.graphql_document.definitions if getattr(d, "operation", None) is not None
-                 and (ctx.operation_name is None or (d.name and d.name.value == ctx.operation_name))),
-                None,
-            )
-            count = len(operation.selection_set.selections) if operation is not None else 1
-            refusal = await mutation_allowed(ctx.context, count)
-            if refusal is not None:
-                ctx.result = GraphQLExecutionResult(
-                    data=None, errors=[GraphQLError(refusal, extensions={"code": "RATE_LIMITED"})]
-                )
+        if isinstance(ctx.context, Context):  # not when the schema is executed bare (tests)
+            await self._check(ctx)
         yield
+
+    @staticmethod
+    async def _check(ctx) -> None:
+        limit = max_query_cost(ctx.context)
+        if limit <= 0 and not (ctx.operation_type.value == "mutation" and rate_limited(ctx.context)):
+            return
+        cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables)  # noqa: SLF001
+        if cost is None:
+            return  # no operation to run, or variables that do not coerce: execution refuses it itself
+        if 0 < limit < cost.objects:
+            ctx.result = _refusal(
+                f"this operation could return {cost.objects} objects, over the limit of {limit} (each "
+                "connection multiplies what it selects by its `first`): ask for smaller pages or fewer "
+                "nested fields",
+                {"code": "QUERY_TOO_COSTLY", "cost": cost.objects, "limit": limit},
+            )
+        elif cost.mutation_weight > 0:
+            refusal = await claim_mutation_units(ctx.context, cost.mutation_weight)
+            if refusal is not None:
+                ctx.result = _refusal(refusal.message, {"code": "RATE_LIMITED", "retryAfter": refusal.retry_after})
+                if ctx.context.response is not None:
+                    ctx.context.response.status_code = 429
+                    ctx.context.response.headers["Retry-After"] = str(refusal.retry_after)
+
+
+def _refusal(message: str, extensions: dict) -> GraphQLExecutionResult:
+    return GraphQLExecutionResult(data=None, errors=[GraphQLError(message, extensions=extensions)])
 
 
 class MaskInternalErrors(MaskErrors):

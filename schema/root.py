@@ -21,7 +21,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from domain.errors import DomainError
-from schema.extensions import MaskInternalErrors, RateLimitMutations
+from schema.extensions import CostLimits, MaskInternalErrors
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from resolvers.context import Context, Tuning
@@ -315,7 +315,8 @@ def build_schema(
         lambda: MaskInternalErrors(unavailable),
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        RateLimitMutations,
+        # on_execute only: after the cached parse and validation, with the request's variables.
+        CostLimits,
     ]
     if tuning.document_caches:
         extensions[3:3] = [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)]
