@@ -41,6 +41,8 @@ log = logging.getLogger("certreissue")
 READY_TIMEOUT_SECONDS = 2.0
 SWEEP_INTERVAL_SECONDS = 15.0
 ANONYMOUS = Caller(account="", roles=frozenset())
+# A client's X-Request-ID is echoed and logged only in this format; otherwise a new one.
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 
 def _graphql_error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
@@ -77,8 +79,9 @@ class CertReissueGraphQL(GraphQL):
 
 
 class RequestIdMiddleware:
-    """Gives each request an ID (X-Request-ID, or a new one), puts it in every log line
-    written while it is served, returns it, and logs one line per request (no body)."""
+    """Gives each request an ID (the client's X-Request-ID when it is in SAFE_REQUEST_ID's
+    format, else a new one), puts it in every log line written while it is served, returns
+    it, and logs one line per request (no body)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -88,7 +91,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+        rid = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
         token = logs.request_id.set(rid)
         started = time.perf_counter()
         status = 500
