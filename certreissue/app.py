@@ -4,8 +4,8 @@ Every /graphql request but the GraphiQL page itself must carry `Authorization: B
 <token>`; a missing or unknown token is refused here, before any resolver runs (R26).
 Bodies over CERTS_MAX_BODY_BYTES get 413; an operation running longer than
 CERTS_EXECUTION_TIMEOUT_SECONDS is answered 504 (the work it did is crash-safe: the
-sweep finishes or undoes it). Every response carries X-Request-ID, and every log line
-the request's ID.
+sweep finishes or undoes it). Every response carries X-Request-ID and the security
+headers of certreissue/security_headers.py, and every log line the request's ID.
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ from cross_web import HTTPException
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from certreissue import logs
 from certreissue.bootstrap import Services, build_services
+from certreissue.graphiql import without_persisted_headers
+from certreissue.security_headers import SecurityHeadersMiddleware
 from certreissue.settings import Settings
 from domain.model import Caller
 from resolvers.context import Context, Tuning
@@ -65,6 +67,10 @@ class CertReissueGraphQL(GraphQL):
         super().__init__(**kwargs)
         self._services_ref = services_ref
         self._tuning = tuning
+        self._ide_page = without_persisted_headers(self.graphql_ide_html) if self.graphql_ide else None
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # noqa: D102
+        return HTMLResponse(self._ide_page)
 
     async def handle_request(self, request: Request) -> Response:  # noqa: D102
         try:
@@ -268,4 +274,4 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
         ],
         lifespan=lifespan,
     )
-    return RequestIdMiddleware(app)
+    return SecurityHeadersMiddleware(RequestIdMiddleware(app))
