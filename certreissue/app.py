@@ -2,7 +2,8 @@
 
 Every /graphql request but the GraphiQL page itself must carry `Authorization: Bearer
 <token>`; a missing or unknown token is refused here, before any resolver runs (R26).
-Bodies over CERTS_MAX_BODY_BYTES get 413; an operation running longer than
+Bodies over CERTS_MAX_BODY_BYTES get 413, bodies that are not one JSON object in UTF-8
+nested at most 64 deep get 400 (request_json.py); an operation running longer than
 CERTS_EXECUTION_TIMEOUT_SECONDS is answered 504 (the work it did is crash-safe: the
 sweep finishes or undoes it). Every response carries X-Request-ID and the security
 headers of certreissue/security_headers.py, and every log line the request's ID.
@@ -32,6 +33,7 @@ from strawberry.asgi import GraphQL
 from certreissue import logs
 from certreissue.bootstrap import Services, build_services
 from certreissue.graphiql import without_persisted_headers
+from certreissue.request_json import BadRequest, parse_json, parse_request_object
 from certreissue.security_headers import SecurityHeadersMiddleware
 from certreissue.settings import Settings
 from domain.model import Caller
@@ -43,6 +45,7 @@ log = logging.getLogger("certreissue")
 READY_TIMEOUT_SECONDS = 2.0
 SWEEP_INTERVAL_SECONDS = 15.0
 ANONYMOUS = Caller(account="", roles=frozenset())
+HTTP_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 # A client's X-Request-ID is echoed and logged only in this format; otherwise a new one.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
@@ -75,8 +78,9 @@ class CertReissueGraphQL(GraphQL):
     async def handle_request(self, request: Request) -> Response:  # noqa: D102
         try:
             return await self.run(request)
-        except HTTPException as exc:
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+        except HTTPException as exc:  # Strawberry's refusals, in the same JSON shape as ours
+            code = HTTP_ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
+            return _graphql_error(exc.status_code, code, exc.reason)
 
     async def get_context(self, request, response) -> Context:
         # The GraphiQL page is rendered without a caller; no operation runs without one.
@@ -147,6 +151,17 @@ async def _read_limited_body(request: Request, limit: int) -> bool:
     return True
 
 
+def _check_request_json(request: Request) -> None:
+    """The JSON Strawberry is about to parse, checked first (request_json.py): a POST body
+    must be one JSON object; a GET's `variables` and `extensions` valid JSON."""
+    if request.method == "POST":
+        parse_request_object(request._body)  # noqa: SLF001 - read by _read_limited_body
+        return
+    for name in ("variables", "extensions"):
+        if request.query_params.get(name):
+            parse_json(request.query_params[name], f"the `{name}` query parameter")
+
+
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
@@ -202,6 +217,10 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
                 413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {settings.max_body_bytes} bytes"
             )
         raw = request._body if request.method == "POST" else unquote_to_bytes(request.url.query)  # noqa: SLF001
+        try:
+            _check_request_json(request)
+        except BadRequest as exc:
+            return _graphql_error(400, "BAD_REQUEST", str(exc))
         if not _is_valid_unicode(raw):
             return _graphql_error(400, "BAD_REQUEST", "the request holds text that is not valid Unicode (a lone surrogate)")
         services: Services = services_ref["services"]

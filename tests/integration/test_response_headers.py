@@ -56,6 +56,7 @@ async def test_a_query_sent_by_get_carries_the_security_headers(owner):
         ("401 without a token", {"json": {"query": "{ __typename }"}}, 401),
         ("413 body too large", {"content": b"{" + b" " * (1024 * 1024 + 10) + b"}",
                                 "headers": {"Content-Type": "application/json"}}, 413),
+        ("400 body not JSON", {"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 400),
     ],
 )
 async def test_refusals_carry_the_security_headers_and_are_not_cached(http, label, request_kwargs, status):
