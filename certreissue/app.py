@@ -24,7 +24,7 @@ from urllib.parse import unquote_to_bytes
 from cross_web import HTTPException
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,6 +45,7 @@ log = logging.getLogger("certreissue")
 READY_TIMEOUT_SECONDS = 2.0
 SWEEP_INTERVAL_SECONDS = 15.0
 ANONYMOUS = Caller(account="", roles=frozenset())
+CLIENT_CLOSED_REQUEST = 499  # logged (never sent) for a client that left before its answer
 HTTP_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 # A client's X-Request-ID is echoed and logged only in this format; otherwise a new one.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
@@ -91,7 +92,8 @@ class CertReissueGraphQL(GraphQL):
 class RequestIdMiddleware:
     """Gives each request an ID (the client's X-Request-ID when it is in SAFE_REQUEST_ID's
     format, else a new one), puts it in every log line written while it is served, returns
-    it, and logs one line per request (no body)."""
+    it, and logs one line per request (no body): "client disconnected" for a client that left
+while its request was read."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -114,15 +116,20 @@ class RequestIdMiddleware:
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
             await send(message)
 
+        left = False
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client left while its request was being read: nobody to answer, no fault
+            # of ours; the request's line says so instead of a traceback.
+            left = True
         finally:
             log.info(
-                "request",
+                "client disconnected" if left else "request",
                 extra={
                     "method": scope.get("method"),
                     "path": scope.get("path"),
-                    "status": status,
+                    "status": CLIENT_CLOSED_REQUEST if left else status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
@@ -137,18 +144,31 @@ def _wants_graphiql(request: Request) -> bool:
     )
 
 
-async def _read_limited_body(request: Request, limit: int) -> bool:
-    """Reads the body, refusing past `limit` bytes; Starlette keeps it for Strawberry."""
+async def _read_limited_body(request: Request, limit: int, timeout: float) -> Response | None:
+    """Reads the body (Starlette keeps it for Strawberry); or the refusal to answer
+    instead: 413 past `limit` bytes, 408 when it has not all arrived within `timeout` s
+    (a client dripping it may not hold the connection: it is closed after the answer)."""
     declared = request.headers.get("content-length")
+    too_large = _graphql_error(413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit} bytes")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        return False
+        return too_large
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            return False
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > limit:
+                    return too_large
+    except TimeoutError:
+        log.info("request body not received within %g s (%d bytes arrived)", timeout, len(body))
+        return _graphql_error(
+            408,
+            "REQUEST_TIMEOUT",
+            f"the request body did not arrive within {timeout:g} s; send it at once",
+            {"Connection": "close"},
+        )
     request._body = bytes(body)  # noqa: SLF001 - Starlette's own cache of the body
-    return True
+    return None
 
 
 def _check_request_json(request: Request) -> None:
@@ -212,10 +232,10 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
     async def graphql_endpoint(request: Request) -> Response:
         if settings.graphiql and _wants_graphiql(request):
             return await graphql_app.handle_request(request)  # the IDE page needs no token
-        if request.method == "POST" and not await _read_limited_body(request, settings.max_body_bytes):
-            return _graphql_error(
-                413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {settings.max_body_bytes} bytes"
-            )
+        if request.method == "POST":
+            refusal = await _read_limited_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+            if refusal is not None:
+                return refusal
         raw = request._body if request.method == "POST" else unquote_to_bytes(request.url.query)  # noqa: SLF001
         try:
             _check_request_json(request)
