@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from adapters.private_files import private_dir
 from domain.ports import CertificateAuthority, SignedCertificate
 
 CA_FILE = "authority.pem"
@@ -65,8 +66,8 @@ def _generate() -> bytes:
 
 def load_or_create(data_dir: Path) -> bytes:
     """Processes racing on first start agree: the file appears atomically (link)."""
-    directory = data_dir / "ca"
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
+    directory = private_dir(data_dir / "ca")
     path = directory / CA_FILE
     if not path.exists():
         fd, tmp = tempfile.mkstemp(dir=directory)
