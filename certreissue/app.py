@@ -92,8 +92,8 @@ class CertReissueGraphQL(GraphQL):
 class RequestIdMiddleware:
     """Gives each request an ID (the client's X-Request-ID when it is in SAFE_REQUEST_ID's
     format, else a new one), puts it in every log line written while it is served, returns
-    it, and logs one line per request (no body): "client disconnected" for a client that left
-while its request was read."""
+    it, and logs one line per request (no body): "client disconnected" for a client that
+    left while its request was read."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -148,17 +148,19 @@ async def _read_limited_body(request: Request, limit: int, timeout: float) -> Re
     """Reads the body (Starlette keeps it for Strawberry); or the refusal to answer
     instead: 413 past `limit` bytes, 408 when it has not all arrived within `timeout` s
     (a client dripping it may not hold the connection: it is closed after the answer)."""
+    def too_large() -> Response:
+        return _graphql_error(413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit} bytes")
+
     declared = request.headers.get("content-length")
-    too_large = _graphql_error(413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit} bytes")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        return too_large
+        return too_large()
     body = bytearray()
     try:
         async with asyncio.timeout(timeout):
             async for chunk in request.stream():
                 body.extend(chunk)
                 if len(body) > limit:
-                    return too_large
+                    return too_large()
     except TimeoutError:
         log.info("request body not received within %g s (%d bytes arrived)", timeout, len(body))
         return _graphql_error(
