@@ -24,6 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from domain.facts import BRAND_WORDS, POLICY_OF_LEVEL
 from domain.model import Brand, ValidationLevel
+from adapters.private_files import private_dir
 from domain.ports import CertificateAuthority, SignedCertificate
 
 CA_DIR = "v2"
@@ -101,8 +102,8 @@ def _generate(directory: Path) -> None:
 def load_or_create(data_dir: Path) -> Path:
     """Processes racing on first start agree: the set appears at once (a directory rename),
     and a loser discards its own."""
-    parent = data_dir / "ca"
-    parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(data_dir)
+    parent = private_dir(data_dir / "ca")
     directory = parent / CA_DIR
     if not directory.exists():
         tmp = Path(tempfile.mkdtemp(dir=parent))

@@ -3,6 +3,7 @@
 `certreissue serve` without MONGODB_URI starts one for CERTS_DATA_DIR and stops it on
 exit; other commands (and a second `serve`) reuse the one already running for that data
 dir, found through `<data_dir>/ferretdb.json`, instead of opening the same files twice.
+The data dir, `db/` and every file in them are the service user's only (0700, 0600).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from adapters.private_files import PRIVATE_UMASK, open_private, private_dir, tighten_files, write_private
 
 STATE_FILE = "ferretdb.json"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -93,10 +96,11 @@ class EmbeddedDatabase:
 
     def start(self, *, timeout: float = 30.0) -> str:
         binary = locate_binary()
-        db_dir = self.data_dir / "db"
-        db_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)  # only the service's user may read the database's files
+        db_dir = private_dir(self.data_dir / "db")
+        tighten_files(db_dir)
         self.port = self.port or free_port()
-        log = open(self.data_dir / "ferretdb.log", "ab")
+        log = os.fdopen(open_private(self.data_dir / "ferretdb.log", os.O_WRONLY | os.O_APPEND), "ab")
         self.process = subprocess.Popen(
             [
                 str(binary),
@@ -115,6 +119,7 @@ class EmbeddedDatabase:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=PRIVATE_UMASK,  # the SQLite files FerretDB creates: 0600
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -124,7 +129,7 @@ class EmbeddedDatabase:
                     f"FerretDB exited with code {self.process.returncode}; see {self.data_dir / 'ferretdb.log'}"
                 )
             if _port_open(self.port):
-                self._state_path.write_text(json.dumps({"pid": self.process.pid, "port": self.port}))
+                write_private(self._state_path, json.dumps({"pid": self.process.pid, "port": self.port}))
                 return self.uri
             time.sleep(0.05)
         self.stop()

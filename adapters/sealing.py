@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from adapters.private_files import private_dir
 from domain.ports import KeySealer
 
 MASTER_KEY_FILE = "master.key"
@@ -26,7 +27,7 @@ def load_or_create_master_key(data_dir: Path, configured: str | None = None) -> 
         if len(key) != 32:
             raise ValueError("CERTS_MASTER_KEY must be 32 bytes, base64-encoded")
         return key
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     path = data_dir / MASTER_KEY_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -2,10 +2,11 @@
 
 Every /graphql request but the GraphiQL page itself must carry `Authorization: Bearer
 <token>`; a missing or unknown token is refused here, before any resolver runs (R26).
-Bodies over CERTS_MAX_BODY_BYTES get 413; an operation running longer than
+Bodies over CERTS_MAX_BODY_BYTES get 413, bodies that are not one JSON object in UTF-8
+nested at most 64 deep get 400 (request_json.py); an operation running longer than
 CERTS_EXECUTION_TIMEOUT_SECONDS is answered 504 (the work it did is crash-safe: the
-sweep finishes or undoes it). Every response carries X-Request-ID, and every log line
-the request's ID.
+sweep finishes or undoes it). Every response carries X-Request-ID and the security
+headers of certreissue/security_headers.py, and every log line the request's ID.
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ from urllib.parse import unquote_to_bytes
 from cross_web import HTTPException
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from certreissue import logs
 from certreissue.bootstrap import Services, build_services
+from certreissue.graphiql import without_persisted_headers
+from certreissue.request_json import BadRequest, parse_json, parse_request_object
+from certreissue.security_headers import SecurityHeadersMiddleware
 from certreissue.settings import Settings
 from domain.model import Caller
 from resolvers.context import Context, Tuning
@@ -41,6 +45,10 @@ log = logging.getLogger("certreissue")
 READY_TIMEOUT_SECONDS = 2.0
 SWEEP_INTERVAL_SECONDS = 15.0
 ANONYMOUS = Caller(account="", role=None)
+CLIENT_CLOSED_REQUEST = 499  # logged (never sent) for a client that left before its answer
+HTTP_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+# A client's X-Request-ID is echoed and logged only in this format; otherwise a new one.
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 
 def _graphql_error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
@@ -63,12 +71,17 @@ class CertReissueGraphQL(GraphQL):
         super().__init__(**kwargs)
         self._services_ref = services_ref
         self._tuning = tuning
+        self._ide_page = without_persisted_headers(self.graphql_ide_html) if self.graphql_ide else None
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # noqa: D102
+        return HTMLResponse(self._ide_page)
 
     async def handle_request(self, request: Request) -> Response:  # noqa: D102
         try:
             return await self.run(request)
-        except HTTPException as exc:
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+        except HTTPException as exc:  # Strawberry's refusals, in the same JSON shape as ours
+            code = HTTP_ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
+            return _graphql_error(exc.status_code, code, exc.reason)
 
     async def get_context(self, request, response) -> Context:
         # The GraphiQL page is rendered without a caller; no operation runs without one.
@@ -77,8 +90,10 @@ class CertReissueGraphQL(GraphQL):
 
 
 class RequestIdMiddleware:
-    """Gives each request an ID (X-Request-ID, or a new one), puts it in every log line
-    written while it is served, returns it, and logs one line per request (no body)."""
+    """Gives each request an ID (the client's X-Request-ID when it is in SAFE_REQUEST_ID's
+    format, else a new one), puts it in every log line written while it is served, returns
+    it, and logs one line per request (no body): "client disconnected" for a client that
+    left while its request was read."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -88,7 +103,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+        rid = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
         token = logs.request_id.set(rid)
         started = time.perf_counter()
         status = 500
@@ -101,15 +116,20 @@ class RequestIdMiddleware:
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
             await send(message)
 
+        left = False
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client left while its request was being read: nobody to answer, no fault
+            # of ours; the request's line says so instead of a traceback.
+            left = True
         finally:
             log.info(
-                "request",
+                "client disconnected" if left else "request",
                 extra={
                     "method": scope.get("method"),
                     "path": scope.get("path"),
-                    "status": status,
+                    "status": CLIENT_CLOSED_REQUEST if left else status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
@@ -124,18 +144,44 @@ def _wants_graphiql(request: Request) -> bool:
     )
 
 
-async def _read_limited_body(request: Request, limit: int) -> bool:
-    """Reads the body, refusing past `limit` bytes; Starlette keeps it for Strawberry."""
+async def _read_limited_body(request: Request, limit: int, timeout: float) -> Response | None:
+    """Reads the body (Starlette keeps it for Strawberry); or the refusal to answer
+    instead: 413 past `limit` bytes, 408 when it has not all arrived within `timeout` s
+    (a client dripping it may not hold the connection: it is closed after the answer)."""
+    def too_large() -> Response:
+        return _graphql_error(413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit} bytes")
+
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        return False
+        return too_large()
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            return False
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > limit:
+                    return too_large()
+    except TimeoutError:
+        log.info("request body not received within %g s (%d bytes arrived)", timeout, len(body))
+        return _graphql_error(
+            408,
+            "REQUEST_TIMEOUT",
+            f"the request body did not arrive within {timeout:g} s; send it at once",
+            {"Connection": "close"},
+        )
     request._body = bytes(body)  # noqa: SLF001 - Starlette's own cache of the body
-    return True
+    return None
+
+
+def _check_request_json(request: Request) -> None:
+    """The JSON Strawberry is about to parse, checked first (request_json.py): a POST body
+    must be one JSON object; a GET's `variables` and `extensions` valid JSON."""
+    if request.method == "POST":
+        parse_request_object(request._body)  # noqa: SLF001 - read by _read_limited_body
+        return
+    for name in ("variables", "extensions"):
+        if request.query_params.get(name):
+            parse_json(request.query_params[name], f"the `{name}` query parameter")
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -188,11 +234,15 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
     async def graphql_endpoint(request: Request) -> Response:
         if settings.graphiql and _wants_graphiql(request):
             return await graphql_app.handle_request(request)  # the IDE page needs no token
-        if request.method == "POST" and not await _read_limited_body(request, settings.max_body_bytes):
-            return _graphql_error(
-                413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {settings.max_body_bytes} bytes"
-            )
+        if request.method == "POST":
+            refusal = await _read_limited_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+            if refusal is not None:
+                return refusal
         raw = request._body if request.method == "POST" else unquote_to_bytes(request.url.query)  # noqa: SLF001
+        try:
+            _check_request_json(request)
+        except BadRequest as exc:
+            return _graphql_error(400, "BAD_REQUEST", str(exc))
         if not _is_valid_unicode(raw):
             return _graphql_error(400, "BAD_REQUEST", "the request holds text that is not valid Unicode (a lone surrogate)")
         services: Services = services_ref["services"]
@@ -265,4 +315,4 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
         ],
         lifespan=lifespan,
     )
-    return RequestIdMiddleware(app)
+    return SecurityHeadersMiddleware(RequestIdMiddleware(app))

@@ -53,6 +53,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from certreissue import logs
     from certreissue.app import create_app
+    from certreissue.server import http_protocol
 
     logs.configure(args.log_level)
     # uvicorn re-raises the signal that stopped it once it has shut down; turning SIGTERM
@@ -65,7 +66,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log.info("serving %s%s", where, " (GraphiQL in a browser)" if settings.graphiql else "")
         uvicorn.run(
             app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on",
-            log_config=None, access_log=False,
+            log_config=None, access_log=False, http=http_protocol(settings),
         )
     return 0
 

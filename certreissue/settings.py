@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,16 @@ def _bool(value: str) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def _positive(value: str, name: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{name} must be a number of seconds above 0, not {value!r}")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Settings:
     mongodb_uri: str | None = None
@@ -37,6 +48,8 @@ class Settings:
     db_timeout_ms: int = 5000
     max_body_bytes: int = 1024 * 1024
     execution_timeout_seconds: float = 30.0
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 3000
@@ -64,6 +77,8 @@ class Settings:
             db_timeout_ms=int(env.get("CERTS_DB_TIMEOUT_MS", "5000")),
             max_body_bytes=int(env.get("CERTS_MAX_BODY_BYTES", str(1024 * 1024))),
             execution_timeout_seconds=float(env.get("CERTS_EXECUTION_TIMEOUT_SECONDS", "30")),
+            header_timeout_seconds=_positive(env.get("CERTS_HEADER_TIMEOUT_SECONDS", "10"), "CERTS_HEADER_TIMEOUT_SECONDS"),
+            body_timeout_seconds=_positive(env.get("CERTS_BODY_TIMEOUT_SECONDS", "30"), "CERTS_BODY_TIMEOUT_SECONDS"),
             max_query_depth=int(env.get("CERTS_MAX_QUERY_DEPTH", "12")),
             max_aliases=int(env.get("CERTS_MAX_ALIASES", "30")),
             max_tokens=int(env.get("CERTS_MAX_TOKENS", "3000")),

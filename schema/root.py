@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from domain.errors import DomainError
 from schema.extensions import CostLimits, MaskInternalErrors
+from schema.suggestions import HideSuggestions
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from resolvers.context import Context, Tuning
@@ -302,7 +303,7 @@ def build_schema(
     unavailable: Callable[[BaseException], bool] = lambda error: False,
     tuning: Tuning = Tuning(),
 ) -> strawberry.Schema:
-    """`introspection=False` also drops field suggestions from validation messages;
+    """`introspection=False` also drops every "Did you mean ...?" from error messages;
     `unavailable` tells which exceptions mean the database is down."""
     # Each limiter builds a new validation-rule class when constructed; built once here and
     # reused, the rules stay the same object per request, so ValidationCache can hit (a new
@@ -322,6 +323,7 @@ def build_schema(
         extensions[3:3] = [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)]
     if not introspection:
         extensions.append(DisableIntrospection)
+        extensions.insert(0, HideSuggestions)  # first in, last out: it sees the final messages
     return CertReissueSchema(
         query=Query,
         mutation=Mutation,

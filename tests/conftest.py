@@ -20,6 +20,7 @@ import uvicorn
 from adapters.ferretdb import EmbeddedDatabase
 from certreissue.app import create_app
 from certreissue.bootstrap import Services, build_services
+from certreissue.server import http_protocol
 from certreissue.settings import Settings
 from domain.model import Role
 from tests import certs
@@ -105,7 +106,8 @@ class ApiServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings, uri), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            create_app(settings, uri), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+            http=http_protocol(settings),  # the service's read deadlines (certreissue/server.py)
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
