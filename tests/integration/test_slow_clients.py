@@ -23,7 +23,6 @@ import httpx
 import pytest
 
 from certreissue.logs import JsonFormatter
-from domain.model import Role
 from tests.conftest import ApiServer, free_port, new_token
 
 HEADER_TIMEOUT = 1.0
