@@ -329,3 +329,33 @@ async def test_rsa_keys_with_an_exponent_other_than_65537_are_weak(party):
     weak, _ = await upload_cert(owner.a, f"w.{zone}", key=certs.rsa_key_with_exponent(3))
     original = await request(owner.b, certificateId=weak["id"], reason="r")
     assert error_codes(original) == ["WEAK_KEY"] and original["userErrors"][0]["field"] == ["input", "csrSource"]
+
+
+# -- cost, not root fields ----------------------------------------------------------------------
+
+
+async def test_thirty_online_rsa_4096_requests_in_a_root_fragment_are_refused_before_any_runs(
+    settings, database_uri, services, new_account, tmp_path
+):
+    """The attack: `mutation { ... on Mutation { a0: ... a29: ... } }` ran 300 mutations on
+    10 slots (30 RSA-4096 key generations in one request)."""
+    limited = ServeProcess(settings, database_uri, tmp_path, {"CERTS_RATE_LIMIT_PER_MINUTE": "10"})
+    try:
+        await limited.wait_ready()
+        account = new_account("flood")
+        token = await new_token(services, account, "owner")
+        async with httpx.AsyncClient(base_url=limited.url, timeout=60) as http:
+            client = GraphQLClient(http, token, account)
+            ids = [(await upload_cert(client, f"f{i}.{unique_zone()}"))[0]["id"] for i in range(3)]
+            fields = " ".join(
+                f'a{i}: requestReissue(input: {{certificateId: "{ids[i % 3]}", csrSource: ONLINE, keyAlgorithm: RSA, '
+                f'keyParameter: "4096", reason: "flood"}}) {{ reissue {{ id }} }}'
+                for i in range(30)
+            )
+            response = await client.raw(f"mutation {{ ... on Mutation {{ {fields} }} }}")
+            assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
+            body = response.json()
+            assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert await services.database.db.reissues.count_documents({"account": account}) == 0
+    finally:
+        limited.stop()
