@@ -87,7 +87,7 @@ class Floor:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             return None
-        return await self.services.tokens.authenticate(token.strip())  # one find_one by _id
+        return await self.services.tokens.authenticate(token.strip(), self.services.clock.now())  # one find_one by _id
 
     async def _domain_actives(self, account: str, primaries: set[str], now: datetime) -> dict[str, list[dict]]:
         """Same read as MongoReissueRepository.active_in_domains: the account's active
@@ -260,7 +260,7 @@ class Floor:
             if method in (ValidationMethod.FILE, ValidationMethod.FILE_AUTO) and checked.domain.startswith("*."):
                 raise InvalidInput("a wildcard domain cannot be validated by file: use DNS",
                                    code=ErrorCode.OPTION_NOT_ALLOWED, field=["input", "validationMethod"])
-            key = f"{checked.domain}\x00{certificate.organization_name or ''}"  # MongoVerificationLog._id
+            key = f"{account}\x00{checked.domain}\x00{certificate.organization_name or ''}"  # MongoVerificationLog._id
             verified = await self.verifications.find_one({"_id": key})
             steps = rules.required_steps(
                 certificate, checked, now, same_csr=checked.csr_source == CsrSource.ORIGINAL,
