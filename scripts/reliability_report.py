@@ -118,11 +118,14 @@ def main() -> None:
         f"| page size (`first`) | {MAX_PAGE_SIZE} |",
         f"| execution time (`CERTS_EXECUTION_TIMEOUT_SECONDS`) | {s.execution_timeout_seconds:g} s, 504 above |",
         f"| database wait (`CERTS_DB_TIMEOUT_MS`) | {s.db_timeout_ms} ms |",
-        f"| mutations per token (`CERTS_RATE_LIMIT_PER_MINUTE`) | {s.rate_limit_per_minute} per minute |",
+        f"| rate-limit units per token (`CERTS_RATE_LIMIT_PER_MINUTE`; a mutation 1, an ONLINE key by size) | {s.rate_limit_per_minute} per minute, 429 above |",
+        f"| objects one operation may return (`CERTS_MAX_QUERY_COST`) | {s.max_query_cost} |",
+        f"| request headers, request body (`CERTS_HEADER_TIMEOUT_SECONDS`, `CERTS_BODY_TIMEOUT_SECONDS`) | {s.header_timeout_seconds:g} s, {s.body_timeout_seconds:g} s, 408 above |",
+        f"| a revoked token keeps working in a process (`CERTS_TOKEN_CACHE_SECONDS`) | at most {s.token_cache_seconds:g} s |",
         f"| lock grace for a reissue that never appeared | {int(LOCK_GRACE.total_seconds())} s |",
         f"| reissue lifetime (`CERTS_REISSUE_LIFETIME_HOURS`) | {s.reissue_lifetime_hours} h |",
         "| batching | off |",
-        "| introspection, GraphiQL, field suggestions | off with `CERTS_GRAPHIQL=false` |",
+        "| introspection, GraphiQL, \"Did you mean\" suggestions | off with `CERTS_GRAPHIQL=false` |",
         "",
     ]
     (ROOT / "docs").mkdir(exist_ok=True)
