@@ -1,5 +1,7 @@
-# Operational contract: ../shared/spec/OPERATIONS.md
+# The targets, commands and settings: docs/operations.md
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 FERRETDB_VERSION := v1.24.1
 FERRETDB := .tools/bin/ferretdb
@@ -24,7 +26,7 @@ $(FERRETDB): scripts/build-ferretdb.sh
 	FERRETDB_VERSION=$(FERRETDB_VERSION) sh scripts/build-ferretdb.sh
 
 run: install
-	$(VENV)/bin/certreissue serve
+	$(VENV)/bin/certreissue serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(VENV)/bin/python -m pytest
@@ -32,11 +34,11 @@ test: install
 clean:
 	rm -rf $(VENV) .tools
 
-# docs/reliability.md: a 5-minute soak, the fault tests, the limits (issue 4).
+# docs/reliability.md: a 5-minute soak, the fault tests, the limits.
 reliability: install
 	$(VENV)/bin/python scripts/reliability_report.py
 
-# docs/performance.md: GraphQL against its floor, before/after, profile, memory, scale (issue 5).
+# docs/performance.md: GraphQL against its floor, before/after, profile, memory, scale.
 # Benchmark-only packages (matplotlib, pyinstrument) come from the `bench` extra.
 .PHONY: bench
 BENCH_STAMP := $(VENV)/.installed-bench

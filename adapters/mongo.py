@@ -38,7 +38,7 @@ from domain.model import (
     ValidationLevel,
     ValidationMethod,
 )
-from domain.ports import CertificateRepository, DuplicateCertificate, TokenStore
+from domain.ports import AccountRegistry, CertificateRepository, DuplicateCertificate, TokenStore
 from domain.tokens import TokenRecord
 
 CERTIFICATE_ID_PREFIX = "crt_"
@@ -414,6 +414,25 @@ class MongoTokenStore(TokenStore):
 
 
 TOKEN_ID_PREFIX = "tok_"
+
+
+class MongoAccountRegistry(AccountRegistry):
+    def __init__(self, database: Database) -> None:
+        self._col = database.db.accounts
+
+    async def create(self, name: str, now: datetime) -> bool:
+        try:
+            await self._col.insert_one({"_id": name, "createdAt": now})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def exists(self, name: str) -> bool:
+        return await self._col.find_one({"_id": name}, {"_id": 1}) is not None
+
+    async def list(self) -> list[tuple[str, datetime]]:
+        docs = await self._col.find({}).to_list()
+        return sorted((d["_id"], d.get("createdAt")) for d in docs)
 
 
 def _token_to_doc(record: TokenRecord) -> dict:

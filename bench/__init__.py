@@ -1,4 +1,4 @@
-"""The measuring harness of issue 5: `python -m bench` (or `make bench`).
+"""The measuring harness: `python -m bench` (or `make bench`).
 
 Starts a FerretDB of its own on a temporary directory, loads a generated data set through
 the service's own code paths, serves the service with uvicorn (httptools + uvloop) next to

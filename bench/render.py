@@ -195,7 +195,7 @@ FERRETDB_SCALE_NOTE = [
     "neither is fast. The same queries are index-backed on MongoDB: the keyset page is `{account, _id < cursor}`",
     "sorted by `_id` descending, the prefix of the `account_id` index `{account: 1, _id: -1}`, and the count",
     "`{account}` reads that index's keys only. `--mongodb-uri` runs this section against a MongoDB server",
-    "(`docker compose up -d mongo`); no MongoDB server can run on this machine, so those figures are not here.",
+    "(`docker compose up -d mongo`); no MongoDB server ran where this report was made, so those figures are not here.",
     "",
 ]
 
@@ -311,7 +311,7 @@ def _memory(m: dict) -> str:
 
 
 def _targets(results: dict) -> str:
-    """Issue 5's targets next to what this run measured (figures, not assertions)."""
+    """The performance targets next to what this run measured (figures, not assertions)."""
     rows = []
     if "throughput" in results:
         cells = report.summarize(results["throughput"]["records"])
@@ -357,13 +357,13 @@ def _targets(results: dict) -> str:
                      ("met" if m["growth"] < 0.10 else "**not met**") + ("" if m["requests"] >= 100_000 else " (fewer requests)")])
     if not rows:
         return ""
-    return "\n".join(["## Targets", "", report.md_table(["target (issue 5)", "this run", ""], rows), ""]) + "\n"
+    return "\n".join(["## Targets", "", report.md_table(["target", "this run", ""], rows), ""]) + "\n"
 
 
 def write_report(results: dict, output: Path) -> list[str]:
     png = output.with_name(output.stem + "-throughput.png")
     parts = [
-        "# Performance (issue 5)",
+        "# Performance",
         "",
         f"Written by `make bench` (`.venv/bin/python -m bench`) on {results['machine']['date']}; every figure "
         f"below was measured by a run of the harness in `bench/` (raw figures: `{output.with_suffix('.json').name}`). "

@@ -8,7 +8,7 @@ from datetime import timedelta
 from adapters.authority import BuiltInAuthority
 from adapters.clock import SystemClock
 from adapters.keys import ThreadKeyFactory
-from adapters.mongo import Database, MongoCertificateRepository, MongoTokenStore
+from adapters.mongo import Database, MongoAccountRegistry, MongoCertificateRepository, MongoTokenStore
 from adapters.mongo_ratelimit import MongoRateLimiter, ensure_rate_limit_indexes
 from adapters.mongo_reissues import (
     MongoIdempotencyStore,
@@ -21,7 +21,7 @@ from adapters.sealing import AesGcmSealer, derive_key, load_or_create_master_key
 from adapters.validation import LiveDomainChecker
 from certreissue.settings import Settings
 from domain.certificates import CertificateService
-from domain.ports import Clock, DomainChecker, TokenStore
+from domain.ports import AccountRegistry, Clock, DomainChecker, TokenStore
 from domain.reissuing import ReissueService
 
 
@@ -39,6 +39,7 @@ class Services:
     locks: MongoLockStore
     authority: BuiltInAuthority
     rate_limiter: MongoRateLimiter
+    accounts: AccountRegistry
 
     async def start(self) -> None:
         await self.database.ensure_indexes()
@@ -117,4 +118,5 @@ def build_services(
         locks=locks,
         authority=authority,
         rate_limiter=MongoRateLimiter(database, settings.rate_limit_per_minute),
+        accounts=MongoAccountRegistry(database),
     )

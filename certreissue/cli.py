@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from certreissue.settings import Settings
 from domain.errors import InvalidInput
 from domain.model import Role
-from domain.tokens import check_token_request, parse_lifetime
+from domain.times import format_time
+from domain.tokens import check_account_name, check_token_request, parse_lifetime
 
 
 def _say(message: str) -> None:
@@ -92,14 +93,21 @@ def _token_create(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     async def work(services):
+        if account is not None and not await services.accounts.exists(account):
+            return None
         now = services.clock.now()
         return await services.tokens.create(account, role, now=now, expires_at=now + lifetime)
 
     with database_uri(settings) as uri:
-        token, record = asyncio.run(_with_services(settings, uri, work))
+        created = asyncio.run(_with_services(settings, uri, work))
+    if created is None:
+        _say(f"no account {account!r}: create it first with `certreissue account create {account}` "
+             "(see `certreissue account list`)")
+        return 2
+    token, record = created
     print(token)
     _say(f"created {record.kind} token {record.token_id} ({record.role.value}"
-         f"{', account ' + record.account if record.account else ''}), expires {record.expires_at.isoformat()}")
+         f"{', account ' + record.account if record.account else ''}), expires {format_time(record.expires_at)}")
     return 0
 
 
@@ -110,16 +118,16 @@ def _token_list(args: argparse.Namespace, settings: Settings) -> int:
     with database_uri(settings) as uri:
         records = asyncio.run(_with_services(settings, uri, work))
     now = datetime.now(UTC)
-    print(f"{'ID':<21} {'KIND':<8} {'ACCOUNT':<20} {'ROLE':<9} {'CREATED':<20} {'EXPIRES':<20} {'LAST USED':<20} STATE")
+    print(f"{'ID':<21} {'KIND':<8} {'ACCOUNT':<20} {'ROLE':<9} {'CREATED':<24} {'EXPIRES':<24} {'LAST USED':<24} STATE")
     for r in records:
         state = "revoked" if r.revoked_at else ("expired" if r.expires_at <= now else "active")
-        print(f"{r.token_id:<21} {r.kind:<8} {(r.account or '-'):<20} {r.role.value:<9} {_when(r.created_at):<20} "
-              f"{_when(r.expires_at):<20} {_when(r.last_used_at):<20} {state}")
+        print(f"{r.token_id:<21} {r.kind:<8} {(r.account or '-'):<20} {r.role.value:<9} {_when(r.created_at):<24} "
+              f"{_when(r.expires_at):<24} {_when(r.last_used_at):<24} {state}")
     return 0
 
 
 def _when(moment) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+    return format_time(moment) if moment else "-"
 
 
 def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
@@ -136,52 +144,143 @@ def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _account_create(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        name = check_account_name(args.name)
+    except InvalidInput as exc:
+        _say(exc.message)
+        return 2
+
+    async def work(services):
+        return await services.accounts.create(name, services.clock.now())
+
+    with database_uri(settings) as uri:
+        created = asyncio.run(_with_services(settings, uri, work))
+    print(name)
+    _say(f"account {name!r} " + ("created" if created else "exists already"))
+    return 0
+
+
+def _account_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services):
+        return await services.accounts.list()
+
+    with database_uri(settings) as uri:
+        accounts = asyncio.run(_with_services(settings, uri, work))
+    print(f"{'ACCOUNT':<40} CREATED")
+    for name, created in accounts:
+        print(f"{name:<40} {_when(created)}")
+    return 0
+
+
+def schema_sdl() -> str:
+    """The served schema in SDL, as `schema.graphql` at the repository root holds it."""
+    from strawberry.printer import print_schema
+
+    from schema import build_schema
+
+    return print_schema(build_schema()) + "\n"
+
+
+def _schema(args: argparse.Namespace, settings: Settings) -> int:
+    sys.stdout.write(schema_sdl())
+    return 0
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from certreissue.demo import load_demo, print_demo_tokens
 
+    async def work(services):
+        return await load_demo(services, reset=args.reset)
+
     with database_uri(settings) as uri:
-        tokens = asyncio.run(_with_services(settings, uri, load_demo))
+        tokens = asyncio.run(_with_services(settings, uri, work))
     print_demo_tokens(tokens, host=args.host, port=args.port)
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="certreissue", description="SSL/TLS certificate reissue service")
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Every option with a default says it; descriptions keep their line breaks."""
 
-    serve = sub.add_parser("serve", help="serve the GraphQL API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and not action.required and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="certreissue", description="SSL/TLS certificate reissue service: the GraphQL API and its tools.",
+        epilog="Settings come from the environment (MONGODB_URI, CERTS_*): see docs/operations.md.",
+        formatter_class=_Help,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(parent, name: str, help: str, description: str | None = None):
+        return parent.add_parser(name, help=help, description=description or help, formatter_class=_Help)
+
+    serve = command(
+        sub, "serve", "serve the GraphQL API",
+        "Serves POST/GET /graphql (GraphiQL in a browser), /healthz and /readyz. With no MONGODB_URI it starts "
+        "the embedded database for CERTS_DATA_DIR and stops it on exit.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                       help="lowest level logged (JSON lines on stderr)")
     serve.set_defaults(run=_serve)
 
-    token = sub.add_parser("token", help="API tokens (R26): create, list, revoke")
-    token_sub = token.add_subparsers(dest="token_command", required=True)
+    account = command(sub, "account", "accounts that tokens can be created for")
+    account_sub = account.add_subparsers(dest="account_command", required=True, metavar="ACTION")
+    account_create = command(account_sub, "create", "register an account (nothing happens if it exists)")
+    account_create.add_argument("name", help="the account's name, 1-100 printable characters")
+    account_create.set_defaults(run=_account_create)
+    command(account_sub, "list", "list the accounts").set_defaults(run=_account_list)
+
+    token = command(sub, "token", "API tokens (R26): create, list, revoke")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     create = token_sub.add_parser(
         "create",
         help="create a token and print it alone on stdout",
-        description="An account token (--account NAME, role owner or viewer) or a staff token "
-        "(--staff, role reviewer or operator). Only a keyed hash of it is stored.",
+        description="An account token (--account NAME, role owner or viewer; the account must exist) or a "
+        "staff token (--staff, role reviewer or operator). Only a keyed hash of it is stored.",
+        formatter_class=_Help,
     )
     whose = create.add_mutually_exclusive_group(required=True)
     whose.add_argument("--account", help="the account the token belongs to (roles owner, viewer)")
     whose.add_argument("--staff", action="store_true", help="a staff token: no account (roles reviewer, operator)")
     create.add_argument("--role", required=True, choices=[r.value for r in Role], help="the token's one role")
     create.add_argument("--expires-in", default="90d", metavar="LIFETIME",
-                        help="how long it works: e.g. 90d, 12h, 30m, 2w (default: %(default)s)")
+                        help="how long it works: e.g. 90d, 12h, 30m, 2w")
     create.set_defaults(run=_token_create)
-    listing = token_sub.add_parser("list", help="list tokens (never the tokens themselves)")
+    listing = command(token_sub, "list", "list tokens: id, kind, account, role, created, expires, last used "
+                      "(never the tokens themselves)")
     which = listing.add_mutually_exclusive_group()
     which.add_argument("--account", help="only this account's tokens")
     which.add_argument("--staff", action="store_true", help="only staff tokens")
     listing.set_defaults(run=_token_list)
-    revoke = token_sub.add_parser("revoke", help="revoke a token by its ID (from `token list`)")
+    revoke = command(token_sub, "revoke", "revoke a token by its ID (from `token list`); every API process "
+                     "refuses it within CERTS_TOKEN_CACHE_SECONDS")
     revoke.add_argument("id", help="the token's ID, tok_...")
     revoke.set_defaults(run=_token_revoke)
 
-    demo = sub.add_parser("demo", help="load demo accounts, tokens and certificates")
-    demo.add_argument("--host", default="127.0.0.1", help="where the API will be served (for the printed URL)")
-    demo.add_argument("--port", type=int, default=8000)
+    schema = command(
+        sub, "schema", "print the GraphQL schema (SDL) the service serves",
+        "Prints the schema in SDL; schema.graphql at the repository root is this output.",
+    )
+    schema.set_defaults(run=_schema)
+
+    demo = command(
+        sub, "demo", "load demo accounts, tokens and certificates",
+        "Loads accounts demo and demo-other with certificates of all four flows (once; a second run keeps "
+        "them) and prints fresh tokens: owner and viewer of demo, staff reviewer and operator, owner of "
+        "demo-other.",
+    )
+    demo.add_argument("--reset", action="store_true",
+                      help="first delete the demo accounts' certificates, reissues and tokens, then load them anew")
+    demo.add_argument("--host", default="127.0.0.1", help="where the API is served (for the printed URL)")
+    demo.add_argument("--port", type=int, default=8000, help="where the API is served (for the printed URL)")
     demo.set_defaults(run=_demo)
     return parser
 

@@ -104,8 +104,35 @@ TOKENS = (
 )
 
 
-async def load_demo(services) -> list[tuple[str | None, str, str]]:
-    """Creates the demo certificates once (a second run keeps them) and new tokens."""
+DEMO_ACCOUNTS = (DEMO_ACCOUNT, OTHER_ACCOUNT)
+
+
+async def reset_demo(services) -> None:
+    """Deletes what the demo accounts hold: certificates, reissues with their event slots,
+    reminders, locks and idempotency keys, verifications and account tokens."""
+    db = services.database.db
+    accounts = {"$in": list(DEMO_ACCOUNTS)}
+    reissue_ids = [d["_id"] for d in await db.reissues.find({"account": accounts}, {"_id": 1}).to_list()]
+    for collection, query in (
+        (db.reissue_transitions, {"reissueId": {"$in": reissue_ids}}),
+        (db.reissue_reminders, {"reissueId": {"$in": reissue_ids}}),
+        (db.reissue_locks, {"reissueId": {"$in": reissue_ids}}),
+        (db.idempotency_keys, {"reissueId": {"$in": reissue_ids}}),
+        (db.reissues, {"account": accounts}),
+        (db.certificates, {"account": accounts}),
+        (db.domain_verifications, {"account": accounts}),
+        (db.api_tokens, {"account": accounts}),
+    ):
+        await collection.delete_many(query)
+
+
+async def load_demo(services, *, reset: bool = False) -> list[tuple[str | None, str, str]]:
+    """Creates the demo accounts and certificates once (a second run keeps them, `reset`
+    starts them afresh) and new tokens."""
+    if reset:
+        await reset_demo(services)
+    for account in DEMO_ACCOUNTS:
+        await services.accounts.create(account, services.clock.now())
     owner = Caller(DEMO_ACCOUNT, Role.OWNER)
     existing = await services.certificates.list(owner, CertificateFilter(), first=1, after=None)
     if existing.total_count == 0:

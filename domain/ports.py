@@ -97,6 +97,21 @@ class DuplicateCertificate(Exception):
         self.existing_id = existing_id
 
 
+class AccountRegistry(ABC):
+    """The accounts tokens may be created for (`certreissue account create`)."""
+
+    @abstractmethod
+    async def create(self, name: str, now: datetime) -> bool:
+        """Registers `name`; False when it was registered already."""
+
+    @abstractmethod
+    async def exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    async def list(self) -> list[tuple[str, datetime]]:
+        """(name, created) of every account, by name."""
+
+
 class TokenStore(ABC):
     """API tokens (R26). Only a keyed hash of a token is stored."""
 
@@ -119,7 +134,7 @@ class TokenStore(ABC):
         """Revokes one token by its ID; None when there is no such token."""
 
 
-# -- the reissue workflow (issue 3) -------------------------------------------------------
+# -- the reissue workflow ----------------------------------------------------------------
 
 
 class ConcurrentChange(Exception):

@@ -847,7 +847,7 @@ class ReissueService:
             if not rules.lock_is_live(pending_until=lock.pending_until, reissue=reissue, now=self._clock.now()):
                 await self._locks.release(lock.id)
                 counts["released"] += 1
-        # Idempotency keys are kept at least 24 h (issue 3); dropped after IDEMPOTENCY_RETENTION.
+        # Idempotency keys are kept at least 24 h; dropped after IDEMPOTENCY_RETENTION.
         counts["idempotency_keys"] = await self._idempotency.purge_before(self._clock.now() - IDEMPOTENCY_RETENTION)
         return counts
 

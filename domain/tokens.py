@@ -54,8 +54,11 @@ def check_token_request(*, account: str | None, staff: bool, role: Role) -> str 
             f"an account token has the role owner or viewer, not {role.value}: "
             "reviewers and operators are the service's staff (--staff), never a customer (R26)"
         )
-    if account is None:
-        return None
+    return None if account is None else check_account_name(account)
+
+
+def check_account_name(account: str) -> str:
+    """An account's name: 1-100 printable characters, surrounding spaces dropped."""
     name = account.strip()
     if not name or len(name) > MAX_ACCOUNT_NAME or has_control_characters(name):
         raise InvalidInput(f"the account name must be 1-{MAX_ACCOUNT_NAME} printable characters")

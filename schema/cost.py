@@ -56,7 +56,7 @@ userErrors): none is bounded by the API, and most hold a handful."""
 DEFAULT_PAGE_SIZE = 20  # what the resolvers take for `first: null` (the argument's default is 20 too)
 
 # Rate-limit units of an ONLINE requestReissue, by the key it generates. Measured on the
-# 2-core machine this was written on (cryptography 50.0, process CPU time per key, mean of n):
+# machine this was written on (cryptography 50.0, process CPU time per key, mean of n):
 #   ECC prime256v1  0.01 ms (n=1000)     RSA 2048   41 ms (n=200, median 34)
 #   ECC secp384r1   0.10 ms (n=1000)     RSA 3072  130 ms (n=100, median 113)
 #                                        RSA 4096  374 ms (n=80, median 338); 466 ms in an

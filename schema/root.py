@@ -26,6 +26,7 @@ from schema.suggestions import HideSuggestions
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from resolvers.context import Context, Tuning
+from schema.scalars import DateTime
 from schema.selection import selected_fields
 from schema.inputs import (
     CertificateFilter,
@@ -304,7 +305,7 @@ def _unknown_fragments_left_to_graphql(rule: type[ValidationRule]) -> type[Valid
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may ask (issue 4: hostile GraphQL)."""
+    """What one request may ask (hostile GraphQL)."""
 
     max_depth: int = 12
     max_aliases: int = 30
@@ -344,5 +345,5 @@ def build_schema(
         mutation=Mutation,
         types=[Certificate, Reissue],
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=not introspection),
+        config=StrawberryConfig(disable_field_suggestions=not introspection, scalar_map={datetime: DateTime}),
     )

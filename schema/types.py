@@ -205,7 +205,7 @@ class Certificate(Node):
     # status, activeReissue and reissueEligibility are plain (not async) resolvers: on a page,
     # `certificates` has loaded what they need (Tuning.preload_page), and they answer from
     # memory; only where it is not loaded yet (certificate(id), node) do they return the
-    # DataLoader's awaitable. A page of 50 thus costs no awaitable per field (issue 5).
+    # DataLoader's awaitable. A page of 50 thus costs no awaitable per field.
     @strawberry.field
     def status(self, info: strawberry.Info[Context]) -> CertificateStatus:
         """REISSUING while a reissue is in progress (R4); EXPIRED past notAfter."""

@@ -1,5 +1,5 @@
 """Soak: N clients for M minutes of mixed reissue traffic against two API processes on one
-database, with the invariant checker sampled during and after (issue 4, item 4).
+database, with the invariant checker sampled during and after.
 
     .venv/bin/python scripts/soak.py --clients 16 --minutes 5 [--json out.json]
 

@@ -27,6 +27,12 @@ def run(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+def account(name: str, env: dict) -> str:
+    result = run("account", "create", name, env=env)
+    assert result.returncode == 0, result.stderr
+    return name
+
+
 def cli_env(settings, database_uri) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTS_", "MONGODB_"))}
     env.update(MONGODB_URI=database_uri, CERTS_DB_NAME=settings.db_name, CERTS_DATA_DIR=str(settings.data_dir))
@@ -34,7 +40,8 @@ def cli_env(settings, database_uri) -> dict:
 
 
 async def test_token_create_prints_the_token_alone_on_one_line(settings, database_uri, http):
-    result = run("token", "create", "--account", "cli-acct", "--role", "owner", env=cli_env(settings, database_uri))
+    env = cli_env(settings, database_uri)
+    result = run("token", "create", "--account", account("cli-acct", env), "--role", "owner", env=env)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and TOKEN.fullmatch(lines[0])
@@ -82,51 +89,52 @@ async def test_a_staff_token_has_no_account_and_works_through_the_review_queue(s
 
 
 async def test_a_token_with_a_short_lifetime_expires_at_that_time(settings, database_uri, services):
-    result = run("token", "create", "--account", "short-lived", "--role", "viewer", "--expires-in", "30m",
-                 env=cli_env(settings, database_uri))
+    env = cli_env(settings, database_uri)
+    result = run("token", "create", "--account", account("short-lived", env), "--role", "viewer", "--expires-in", "30m",
+                 env=env)
     assert result.returncode == 0, result.stderr
     doc = await services.database.tokens.find_one({"account": "short-lived"})
     lifetime = doc["expiresAt"] - doc["createdAt"]
     assert lifetime == timedelta(minutes=30)
-    default = run("token", "create", "--account", "default-lived", "--role", "viewer", env=cli_env(settings, database_uri))
+    default = run("token", "create", "--account", account("default-lived", env), "--role", "viewer", env=env)
     assert default.returncode == 0
     doc = await services.database.tokens.find_one({"account": "default-lived"})
     assert doc["expiresAt"] - doc["createdAt"] == timedelta(days=90)  # R26: default 90 days
 
 
 async def test_token_list_shows_each_tokens_facts_but_never_the_token(settings, database_uri, new_account, http):
-    account = new_account("listed")
     env = cli_env(settings, database_uri)
-    owner_token = run("token", "create", "--account", account, "--role", "owner", env=env).stdout.strip()
-    run("token", "create", "--account", account, "--role", "viewer", env=env)
+    account_name = account(new_account("listed"), env)
+    owner_token = run("token", "create", "--account", account_name, "--role", "owner", env=env).stdout.strip()
+    run("token", "create", "--account", account_name, "--role", "viewer", env=env)
     await GraphQLClient(http, owner_token)("{ __typename }")  # used once: "last used" is set
-    listed = run("token", "list", "--account", account, env=env)
+    listed = run("token", "list", "--account", account_name, env=env)
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.splitlines()
     assert header.split()[:5] == ["ID", "KIND", "ACCOUNT", "ROLE", "CREATED"] and "LAST USED" in header
-    assert len(rows) == 2 and all(row.startswith("tok_") and account in row for row in rows)
+    assert len(rows) == 2 and all(row.startswith("tok_") and account_name in row for row in rows)
     assert {row.split()[3] for row in rows} == {"owner", "viewer"}
     assert sum(row.split()[6] != "-" for row in rows) == 1  # only the owner's token was used
     assert owner_token not in listed.stdout and owner_token.removeprefix("crt1_") not in listed.stdout
     staff = run("token", "list", "--staff", env=env)
-    assert account not in staff.stdout and all(line.split()[1] == "staff" for line in staff.stdout.splitlines()[1:])
+    assert account_name not in staff.stdout and all(line.split()[1] == "staff" for line in staff.stdout.splitlines()[1:])
 
 
 async def test_a_revoked_token_stops_working_within_the_cache_time(settings, database_uri, new_account, http):
     # R26: a revoked token fails everywhere within 30 s (the test server remembers tokens 1 s)
-    account = new_account("revoked")
     env = cli_env(settings, database_uri)
-    token = run("token", "create", "--account", account, "--role", "owner", env=env).stdout.strip()
+    account_name = account(new_account("revoked"), env)
+    token = run("token", "create", "--account", account_name, "--role", "owner", env=env).stdout.strip()
     client = GraphQLClient(http, token)
     assert (await client.raw("{ __typename }")).status_code == 200
-    token_id = run("token", "list", "--account", account, env=env).stdout.splitlines()[1].split()[0]
+    token_id = run("token", "list", "--account", account_name, env=env).stdout.splitlines()[1].split()[0]
     revoked = run("token", "revoke", token_id, env=env)
     assert revoked.returncode == 0 and token_id in revoked.stderr
     deadline = time.monotonic() + 30
     while (await client.raw("{ __typename }")).status_code != 401:
         assert time.monotonic() < deadline, "the revoked token still works after 30 s"
         await asyncio.sleep(0.2)
-    assert "revoked" in run("token", "list", "--account", account, env=env).stdout
+    assert "revoked" in run("token", "list", "--account", account_name, env=env).stdout
     assert run("token", "revoke", "tok_doesnotexist", env=env).returncode == 1
 
 
@@ -160,7 +168,7 @@ async def test_commands_reuse_the_embedded_database_already_running_for_the_data
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTS_", "MONGODB_"))}
         env["CERTS_DATA_DIR"] = str(tmp_path)
-        result = run("token", "create", "--account", "reuse", "--role", "owner", env=env)
+        result = run("token", "create", "--account", account("reuse", env), "--role", "owner", env=env)
         assert result.returncode == 0, result.stderr
         assert "started" not in result.stderr  # no second FerretDB on the same files
         assert json.loads((tmp_path / "ferretdb.json").read_text())["pid"] == embedded.process.pid
@@ -176,9 +184,9 @@ async def test_commands_reuse_the_embedded_database_already_running_for_the_data
 async def test_a_command_with_no_database_running_starts_one_and_stops_it(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTS_", "MONGODB_"))}
     env["CERTS_DATA_DIR"] = str(tmp_path)
-    result = run("token", "create", "--account", "solo", "--role", "owner", env=env)
+    result = run("account", "create", "solo", env=env)
     assert result.returncode == 0, result.stderr
-    assert TOKEN.fullmatch(result.stdout.strip())
+    assert result.stdout.strip() == "solo"
     assert not (tmp_path / "ferretdb.json").exists()  # stopped again
     assert EmbeddedDatabase(tmp_path).running() is None
 
@@ -213,3 +221,59 @@ async def test_serve_answers_healthz_and_stops_its_embedded_database_on_sigterm(
     time.sleep(0.5)
     assert not (tmp_path / "ferretdb.json").exists()
     assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
+
+
+async def test_a_token_for_an_account_nobody_created_is_refused_and_nothing_is_stored(settings, database_uri, services):
+    env = cli_env(settings, database_uri)
+    before = await services.database.tokens.count_documents({})
+    result = run("token", "create", "--account", "nosuch-account", "--role", "owner", env=env)
+    assert result.returncode != 0 and result.stdout == ""
+    assert "account create nosuch-account" in result.stderr
+    assert await services.database.tokens.count_documents({}) == before
+
+
+async def test_account_create_is_idempotent_and_account_list_shows_it(settings, database_uri, new_account):
+    env = cli_env(settings, database_uri)
+    name = new_account("registered")
+    first, again = run("account", "create", name, env=env), run("account", "create", name, env=env)
+    assert (first.returncode, again.returncode) == (0, 0)
+    assert "created" in first.stderr and "exists already" in again.stderr
+    listed = run("account", "list", env=env).stdout.splitlines()
+    assert [line for line in listed if line.split()[0] == name]
+    assert run("account", "create", "bad\u202ename", env=env).returncode != 0
+
+
+async def test_demo_reset_starts_the_demo_accounts_afresh(settings, database_uri, http):
+    env = cli_env(settings, database_uri)
+    first = run("demo", env=env)
+    owner = GraphQLClient(http, TOKEN.findall(first.stdout)[0])
+    ids = {e["node"]["id"] for e in (await owner("{ certificates(first: 50) { edges { node { id } } } }"))["certificates"]["edges"]}
+    reset = run("demo", "--reset", env=env)
+    assert reset.returncode == 0, reset.stderr
+    deadline = time.monotonic() + 30  # the demo's old tokens are gone: refused within the cache time
+    while (await owner.raw("{ __typename }")).status_code != 401:
+        assert time.monotonic() < deadline, "an old demo token still works"
+        await asyncio.sleep(0.2)
+    fresh = GraphQLClient(http, TOKEN.findall(reset.stdout)[0])
+    now = {e["node"]["id"] for e in (await fresh("{ certificates(first: 50) { edges { node { id } } } }"))["certificates"]["edges"]}
+    assert len(now) == len(ids) == 6 and now.isdisjoint(ids)
+
+
+@pytest.mark.parametrize("command", [["serve"], ["token", "create"], ["token", "list"], ["demo"]])
+def test_every_option_has_help_and_says_its_default(command):
+    result = subprocess.run([CLI, *command, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    options = re.findall(r"^  (--[a-z-]+)(.*)$", result.stdout, re.M)
+    assert options
+    text = result.stdout
+    for option, rest in options:
+        following = text.split(option, 1)[1].split("\n  -", 1)[0]
+        assert len(following.split()) > 2, f"{option} has no help text"
+    if command == ["serve"]:
+        assert "(default: 127.0.0.1)" in text and "(default: 8000)" in text
+
+
+def test_make_run_takes_host_and_port():
+    plan = subprocess.run(["make", "-n", "run", "HOST=0.0.0.0", "PORT=8001"], cwd=Path(CLI).parents[2],
+                          capture_output=True, text=True, timeout=60)
+    assert "serve --host 0.0.0.0 --port 8001" in plan.stdout

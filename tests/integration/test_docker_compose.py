@@ -1,6 +1,6 @@
 """docker-compose.yml, Dockerfile and .dockerignore, checked by reading them.
 
-No Docker engine runs where this suite runs (OPERATIONS.md "The embedded database"), so
+No Docker engine runs where this suite runs (docs/operations.md "The embedded database"), so
 these files cannot be built or started here; these tests hold them to the operational
 contract instead: a real MongoDB as a single-node replica set, an api that waits for it,
 only documented environment variables, nothing published beyond loopback, and an image
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
-OPERATIONS = Path(__file__).resolve().parents[3] / "shared/spec/OPERATIONS.md"
+README = REPO / "README.md"
 
 LOOPBACK = "127.0.0.1"
 
@@ -77,9 +77,11 @@ def environment(service: dict) -> dict[str, str | None]:
 
 
 def documented_variables() -> set[str]:
-    """Variable names from the first column of OPERATIONS.md's "Environment" table."""
-    section = OPERATIONS.read_text().split("## Environment", 1)[1].split("\n## ", 1)[0]
-    return set(re.findall(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|", section, flags=re.MULTILINE))
+    """Variable names from the first column of the README's "Configuration" table."""
+    section = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"`([A-Z][A-Z0-9_]*)`", "\n".join(
+        line.split("|")[1] for line in section.splitlines() if line.startswith("| `")
+    )))
 
 
 def published_ports(service: dict) -> list[tuple[str | None, str]]:
@@ -242,12 +244,19 @@ def test_api_keeps_its_data_dir_on_a_volume(api):
 
 
 def test_api_sets_only_documented_environment_variables(api):
-    if not OPERATIONS.is_file():
-        pytest.skip(f"operational contract not found at {OPERATIONS}")
     documented = documented_variables()
-    assert "MONGODB_URI" in documented, "could not read OPERATIONS.md's environment table"
+    assert "MONGODB_URI" in documented, "could not read the README's configuration table"
     undocumented = set(environment(api)) - documented
-    assert not undocumented, f"not in OPERATIONS.md's environment table: {sorted(undocumented)}"
+    assert not undocumented, f"not in the README's configuration table: {sorted(undocumented)}"
+
+
+def test_every_setting_the_service_reads_is_documented():
+    """Each variable certreissue/settings.py (or the embedded database) reads is in the table."""
+    read = set()
+    for source in ("certreissue/settings.py", "adapters/ferretdb.py"):
+        read |= set(re.findall(r'"((?:CERTS|MONGODB)_[A-Z0-9_]+)"', (REPO / source).read_text()))
+    missing = read - documented_variables()
+    assert read and not missing, f"read but not in the README's configuration table: {sorted(missing)}"
 
 
 def test_api_serves_on_all_interfaces_of_its_container(api):

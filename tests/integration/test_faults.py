@@ -1,4 +1,4 @@
-"""Database and process faults under load (issue 4, items 1 and 2): requests fail fast
+"""Database and process faults under load: requests fail fast
 while the database is down, the service recovers without a restart, a killed API process
 leaves nothing stuck, and afterwards every invariant holds."""
 

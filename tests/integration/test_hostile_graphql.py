@@ -1,4 +1,4 @@
-"""Limits against hostile GraphQL (issue 4, item 5), through the real HTTP stack."""
+"""Limits against hostile GraphQL, through the real HTTP stack."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """DataLoaders: a page of certificates with their reissue fields costs a constant number of
-database commands, whatever its size (issue 3, item 9; issue 5: at most 3)."""
+database commands, whatever its size (at most 3)."""
 
 from __future__ import annotations
 

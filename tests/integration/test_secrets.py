@@ -179,6 +179,7 @@ def _env(database_uri: str, db_name: str, data_dir: Path, dns_port: int) -> dict
 
 
 def _create_token(env: dict, account: str, role: str) -> str:
+    subprocess.run([CLI, "account", "create", account], env=env, capture_output=True, timeout=120, check=True)
     result = subprocess.run(
         [CLI, "token", "create", *(["--staff"] if role in ("reviewer", "operator") else ["--account", account]),
          "--role", role],

@@ -27,7 +27,7 @@ from tests.conftest import ApiServer, free_port, new_token
 
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.5
-MARGIN = 2.0  # scheduling slack on a busy 2-core machine; the bound, not a speed
+MARGIN = 2.0  # scheduling slack on a busy machine; the bound, not a speed
 DRIP_INTERVAL = 0.1
 
 

@@ -61,7 +61,7 @@ class ServeProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(60)  # a loaded 2-core machine can be slow to shut down
+            self.process.wait(60)  # a loaded machine can be slow to shut down
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
