@@ -240,6 +240,9 @@ class MongoCertificateRepository(CertificateRepository):
         private_key: StoredPrivateKey | None,
         csr_pem: str | None,
         organization_name: str | None,
+        domain: str,
+        subject_alt_names: Sequence[str],
+        primary_domain: str,
     ) -> bool:
         # $set of the fields an issuance changes only: an operator's order facts written
         # meanwhile are kept (a whole-document replace from an older read would undo them).
@@ -255,6 +258,9 @@ class MongoCertificateRepository(CertificateRepository):
                 "privateKey": _private_key_to_doc(private_key),
                 "csrPem": csr_pem,
                 "organizationName": organization_name,
+                "domain": domain,
+                "subjectAltNames": list(subject_alt_names),
+                "primaryDomain": primary_domain,
             }},
         )
         return result.matched_count == 1

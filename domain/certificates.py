@@ -3,6 +3,7 @@ Calls ports only."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from domain.model import (
     ValidationMethod,
 )
 from domain.ports import CertificateRepository, Clock, DuplicateCertificate, KeySealer
+from domain.text import shown
 
 MAX_PAGE_SIZE = 100
 MAX_PASSWORD_LENGTH = 1024
@@ -107,7 +109,10 @@ class CertificateService:
         stored_key = None
         key_verified = False
         if cmd.private_key_pem:
-            key, encrypted = pem.load_private_key(
+            # Off the event loop: decrypting runs a key derivation (bounded by
+            # x509.check_key_derivation_cost, still a fraction of a second).
+            key, encrypted = await asyncio.to_thread(
+                pem.load_private_key,
                 cmd.private_key_pem,
                 cmd.private_key_password,
                 field=_field("privateKeyPem"),
@@ -203,7 +208,7 @@ class CertificateService:
     async def require(self, caller: Caller, certificate_id: str, field: list[str]) -> Certificate:
         certificate = await self.get(caller, certificate_id)
         if certificate is None:
-            raise NotFound(f"no certificate {certificate_id!r}", field=field)
+            raise NotFound(f"no certificate {shown(certificate_id)}", field=field)
         return certificate
 
     async def list(

@@ -15,10 +15,11 @@ import idna
 from publicsuffixlist import PublicSuffixList
 
 from domain.errors import ErrorCode, InvalidInput
+from domain.text import shown
 
 MAX_HOSTNAME_LENGTH = 253
 MAX_LABEL_LENGTH = 63
-_LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LDH_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 @functools.cache
@@ -45,19 +46,19 @@ def normalize_hostname(
     wildcard = False
     if text.startswith("*."):
         if not allow_wildcard:
-            raise InvalidInput(f"{name!r}: a wildcard is not allowed here", field=field)
+            raise InvalidInput(f"{shown(name)}: a wildcard is not allowed here", field=field)
         wildcard = True
         text = text[2:]
     if not text:
-        raise InvalidInput(f"{name!r} is not a hostname", field=field)
+        raise InvalidInput(f"{shown(name)} is not a hostname", field=field)
     labels = text.split(".")
     ascii_labels = []
     for label in labels:
         if not label:
-            raise InvalidInput(f"{name!r} has an empty label", field=field)
+            raise InvalidInput(f"{shown(name)} has an empty label", field=field)
         if "*" in label:
             raise InvalidInput(
-                f"{name!r}: a wildcard may only be the whole leftmost label (*.example.com)",
+                f"{shown(name)}: a wildcard may only be the whole leftmost label (*.example.com)",
                 field=field,
             )
         try:
@@ -69,20 +70,20 @@ def normalize_hostname(
             else:
                 ascii_label = idna.encode(label, uts46=True).decode("ascii")
         except idna.IDNAError as exc:
-            raise InvalidInput(f"{name!r}: label {label!r} is not a valid IDN label ({exc})", field=field) from exc
+            raise InvalidInput(f"{shown(name)}: label {shown(label)} is not a valid IDN label ({exc})", field=field) from exc
         except UnicodeError as exc:
-            raise InvalidInput(f"{name!r}: label {label!r} is not valid ({exc})", field=field) from exc
+            raise InvalidInput(f"{shown(name)}: label {shown(label)} is not valid ({exc})", field=field) from exc
         if len(ascii_label) > MAX_LABEL_LENGTH:
-            raise InvalidInput(f"{name!r}: label {label!r} is longer than 63 characters", field=field)
-        if not _LDH_LABEL.match(ascii_label):
+            raise InvalidInput(f"{shown(name)}: label {shown(label)} is longer than 63 characters", field=field)
+        if not _LDH_LABEL.fullmatch(ascii_label):
             raise InvalidInput(
-                f"{name!r}: label {label!r} may hold only letters, digits and inner hyphens",
+                f"{shown(name)}: label {shown(label)} may hold only letters, digits and inner hyphens",
                 field=field,
             )
         ascii_labels.append(ascii_label)
     result = ".".join(ascii_labels)
     if len(result) > MAX_HOSTNAME_LENGTH:
-        raise InvalidInput(f"{name!r} is longer than 253 characters", field=field)
+        raise InvalidInput(f"{shown(name)} is longer than 253 characters", field=field)
     return f"*.{result}" if wildcard else result
 
 
@@ -94,7 +95,7 @@ def primary_domain(name: str, *, field: list[str] | None = None) -> str:
     and are refused (R27).
     """
     if _is_ip_literal(name):
-        raise InvalidInput(f"{name!r} is an IP address, not a domain name", code=ErrorCode.INVALID_INPUT, field=field)
+        raise InvalidInput(f"{shown(name)} is an IP address, not a domain name", code=ErrorCode.INVALID_INPUT, field=field)
     canonical = normalize_hostname(name, field=field)
     if canonical.startswith("*."):
         canonical = canonical[2:]
@@ -105,7 +106,7 @@ def primary_domain(name: str, *, field: list[str] | None = None) -> str:
         why = "is a public suffix, not a registrable domain" if known else (
             "is not under a public suffix the Public Suffix List knows, so it has no registrable domain"
         )
-        raise InvalidInput(f"{name!r} {why}", code=ErrorCode.INVALID_INPUT, field=field)
+        raise InvalidInput(f"{shown(name)} {why}", code=ErrorCode.INVALID_INPUT, field=field)
     return registrable
 
 

@@ -64,10 +64,13 @@ class CertificateRepository(ABC):
         private_key: StoredPrivateKey | None,
         csr_pem: str | None,
         organization_name: str | None,
+        domain: str,
+        subject_alt_names: Sequence[str],
+        primary_domain: str,
     ) -> bool:
-        """R23: the certificate takes its new current version (and what goes with it),
-        unless its current serial is no longer `expected_serial` (another writer came
-        first). Other fields (order facts) are left as they are."""
+        """R23: the certificate takes its new current version and its names (and what goes
+        with them), unless its current serial is no longer `expected_serial` (another
+        writer came first). Other fields (order facts) are left as they are."""
 
     @abstractmethod
     async def set_order_facts(self, certificate_id: str, facts: dict, changes: Sequence[OrderFactChange]) -> None:

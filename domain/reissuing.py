@@ -20,6 +20,7 @@ from domain import rules
 from domain import x509 as pem
 from domain.certificates import CertificateService, require_account, require_role
 from domain.errors import DomainError, ErrorCode, Forbidden, InvalidInput, NotFound
+from domain.hostnames import primary_domain
 from domain.model import (
     Caller,
     Certificate,
@@ -60,7 +61,7 @@ from domain.reissues import (
     ReissueStatus,
 )
 from domain.rules import LockHolder, ReissueRequest, Steps
-from domain.text import has_control_characters
+from domain.text import has_control_characters, shown
 from domain.validity import DEFAULT_SCHEDULE, BoundedValidity, ValiditySchedule, bounded_not_after
 
 log = logging.getLogger("certreissue.reissues")
@@ -703,6 +704,10 @@ class ReissueService:
             v.serial_number != version.serial_number for v in certificate.versions
         ):
             old = dataclasses.replace(certificate.current, superseded_at=version.issued_at)
+            # The certificate's names are the new version's: one validated (or waived on
+            # evidence) domain. Names an import merely listed are not carried over, or a
+            # later reissue could pick one nobody validated (R7, R28).
+            issued = pem.parse_certificate_chain(version.certificate_pem, field=["certificatePem"])
             replaced = await self._certificate_repository.record_issuance(
                 certificate.id,
                 expected_serial=certificate.current.serial_number,
@@ -716,6 +721,9 @@ class ReissueService:
                     reissue.organization_name if certificate.validation_level != ValidationLevel.DV
                     else certificate.organization_name
                 ),
+                domain=issued.domain,
+                subject_alt_names=issued.subject_alt_names,
+                primary_domain=primary_domain(issued.domain),
             )
             if not replaced:
                 # Another writer changed the certificate first (the locks should prevent
@@ -727,7 +735,7 @@ class ReissueService:
     async def _owned(self, caller: Caller, reissue_id: str) -> Reissue:
         reissue = await self.get(caller, reissue_id)
         if reissue is None:
-            raise NotFound(f"no reissue {reissue_id!r}", field=["reissueId"])
+            raise NotFound(f"no reissue {shown(reissue_id)}", field=["reissueId"])
         return reissue
 
     async def check_domain_validation(self, caller: Caller, reissue_id: str) -> Reissue:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from domain.errors import DomainError, ErrorCode, InvalidInput
 from domain.hostnames import normalize_hostname
-from domain.text import has_control_characters
+from domain.text import has_control_characters, shown
 from domain.model import (
     Brand,
     Certificate,
@@ -212,7 +212,7 @@ def check_request(certificate: Certificate, request: ReissueRequest) -> CheckedR
     domain = certificate.domain if request.domain is None else _normalize_domain(request.domain)
     if domain not in certificate.names:
         raise InvalidInput(
-            f"{request.domain!r} is not on this certificate; choose one of {', '.join(certificate.names)}",
+            f"{shown(request.domain)} is not on this certificate; choose one of {', '.join(certificate.names)}",
             code=ErrorCode.DOMAIN_NOT_ON_CERTIFICATE,
             field=_f("domain"),
         )
@@ -315,12 +315,12 @@ def check_algorithm(
         )
     allowed = ALLOWED_PARAMETERS[algorithm]
     if parameter not in allowed:
-        if algorithm == KeyAlgorithm.RSA and parameter.isdigit() and int(parameter) < 2048:
+        if algorithm == KeyAlgorithm.RSA and parameter.isdigit() and len(parameter) <= 4 and int(parameter) < 2048:
             raise InvalidInput(
                 f"RSA {parameter} is too weak: use 2048, 3072 or 4096", code=ErrorCode.WEAK_KEY, field=_f("keyParameter")
             )
         raise InvalidInput(
-            f"{algorithm.value} key parameter {parameter!r} is not supported: use {', '.join(allowed)}",
+            f"{algorithm.value} key parameter {shown(parameter)} is not supported: use {', '.join(allowed)}",
             code=ErrorCode.UNSUPPORTED_ALGORITHM,
             field=_f("keyParameter"),
         )

@@ -14,3 +14,13 @@ def has_control_characters(text: str) -> bool:
     return any(
         unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI_CONTROLS for ch in text
     )
+
+
+MAX_SHOWN = 80
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """`repr(value)` for a message, cut to about `limit` characters: an error names what it
+    refused without echoing a 100 KB input back."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "...'" + f" ({len(str(value))} characters)"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from domain.text import shown
+
 
 def format_time(value: datetime) -> str:
     """A naive value is taken as UTC (the database's)."""
@@ -19,7 +21,7 @@ def parse_time(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not an ISO 8601 date-time, e.g. 2027-06-08T14:47:10Z") from None
+        raise ValueError(f"{shown(value)} is not an ISO 8601 date-time, e.g. 2027-06-08T14:47:10Z") from None
     if moment.tzinfo is None:
-        raise ValueError(f"{value!r} has no offset: add Z (UTC) or +hh:mm")
+        raise ValueError(f"{shown(value)} has no offset: add Z (UTC) or +hh:mm")
     return moment.astimezone(UTC)

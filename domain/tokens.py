@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from domain.errors import InvalidInput
 from domain.model import ACCOUNT_ROLES, STAFF_ROLES, Role
-from domain.text import has_control_characters
+from domain.text import has_control_characters, shown
 
 DEFAULT_LIFETIME = timedelta(days=90)
 MAX_LIFETIME = timedelta(days=3650)
@@ -69,8 +69,8 @@ def parse_lifetime(text: str) -> timedelta:
     """`90d`, `12h`, `30m`, `3600s`, `2w`: between one minute and ten years."""
     match = _LIFETIME.match(text or "")
     if not match:
-        raise InvalidInput(f"{text!r} is not a lifetime: use a number and s, m, h, d or w (e.g. 90d)")
+        raise InvalidInput(f"{shown(text)} is not a lifetime: use a number and s, m, h, d or w (e.g. 90d)")
     lifetime = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
     if not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:
-        raise InvalidInput(f"{text!r}: a token lives between 1 minute and 3650 days")
+        raise InvalidInput(f"{shown(text)}: a token lives between 1 minute and 3650 days")
     return lifetime

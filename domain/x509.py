@@ -6,11 +6,15 @@ pasted the wrong thing knows what to paste instead.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from asn1crypto import core as asn1_core
+from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -246,6 +250,8 @@ def load_private_key(text: str, password: str | None, *, field: list[str], passw
             code=ErrorCode.INVALID_INPUT,
             field=password_field,
         )
+    if encrypted:
+        check_key_derivation_cost(block, field=field)
     try:
         key = serialization.load_pem_private_key(data, password.encode() if encrypted and password else None)
     except TypeError as exc:
@@ -274,6 +280,69 @@ def load_private_key(text: str, password: str | None, *, field: list[str], passw
             field=field,
         ) from exc
     return key, encrypted
+
+
+# What decrypting an uploaded key may cost: the sender chooses the key derivation's work,
+# and an upload must not hold a CPU for seconds (or reserve gigabytes) to decrypt it.
+MAX_PBKDF_ITERATIONS = 1_000_000  # PBKDF2-HMAC-SHA256: ~0.3 s on a server core
+MAX_SCRYPT_WORK = 1 << 20  # N * r * p
+MAX_SCRYPT_MEMORY = 64 * 1024 * 1024  # 128 * N * r bytes
+SCRYPT_OID = "1.3.6.1.4.1.11591.4.11"
+
+
+class _ScryptParams(asn1_core.Sequence):
+    _fields = [
+        ("salt", asn1_core.OctetString),
+        ("cost", asn1_core.Integer),
+        ("block_size", asn1_core.Integer),
+        ("parallelization", asn1_core.Integer),
+        ("key_length", asn1_core.Integer, {"optional": True}),
+    ]
+
+
+def check_key_derivation_cost(block: str, *, field: list[str]) -> None:
+    """An encrypted PKCS#8 key's key derivation (PBKDF2, PKCS#12's KDF, scrypt) must be
+    within bounds before it is run. The traditional OpenSSL form derives with one MD5."""
+    if "BEGIN ENCRYPTED PRIVATE KEY" not in block:
+        return
+    body = "".join(line for line in block.splitlines() if line and not line.startswith("-----"))
+    try:
+        algorithm = asn1_keys.EncryptedPrivateKeyInfo.load(base64.b64decode(body))["encryption_algorithm"]
+        if algorithm["algorithm"].native == "pbes2":
+            kdf = algorithm["parameters"]["key_derivation_func"]
+            if kdf["algorithm"].dotted == SCRYPT_OID:
+                params = _ScryptParams.load(kdf["parameters"].dump())
+                n, r, p = params["cost"].native, params["block_size"].native, params["parallelization"].native
+                if n * r * p > MAX_SCRYPT_WORK or 128 * n * r > MAX_SCRYPT_MEMORY:
+                    raise _TooCostly(f"scrypt with N={n}, r={r}, p={p}")
+                return
+        iterations = algorithm.kdf_iterations
+    except _TooCostly as exc:
+        raise InvalidInput(
+            f"the private key is encrypted with {exc}, more work than this service spends on one upload: "
+            "re-encrypt it (openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000) or upload it unencrypted",
+            code=ErrorCode.INVALID_INPUT,
+            field=field,
+        ) from None
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise InvalidInput(
+            "the encrypted private key could not be read: it is truncated, corrupt, or encrypted in a way "
+            f"this service does not take ({type(exc).__name__})",
+            code=ErrorCode.INVALID_CERTIFICATE,
+            field=field,
+        ) from None
+    if iterations > MAX_PBKDF_ITERATIONS:
+        raise InvalidInput(
+            f"the private key is encrypted with {iterations:,} key-derivation iterations; at most "
+            f"{MAX_PBKDF_ITERATIONS:,} are accepted: re-encrypt it (openssl pkcs8 -topk8 -v2 aes-256-cbc "
+            "-iter 600000) or upload it unencrypted",
+            code=ErrorCode.INVALID_INPUT,
+            field=field,
+        )
+
+
+class _TooCostly(Exception):
+    pass
 
 
 def private_key_pkcs8(key, password: str | None) -> bytes:

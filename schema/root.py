@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import strawberry
-from graphql import GraphQLError, ValidationRule
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -26,6 +26,7 @@ from schema.suggestions import HideSuggestions
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from resolvers.context import Context, Tuning
+from schema.expansion import ExpandedFieldsLimit, stands_aside_for_huge_documents
 from schema.scalars import DateTime
 from schema.selection import selected_fields
 from schema.inputs import (
@@ -288,21 +289,6 @@ class CertReissueSchema(strawberry.Schema):
                 log.error("resolver failed at %s", where, exc_info=original)
 
 
-def _unknown_fragments_left_to_graphql(rule: type[ValidationRule]) -> type[ValidationRule]:
-    """Strawberry's depth limiter looks every spread fragment up, and fails with a KeyError
-    on one the document does not define; graphql-core's own KnownFragmentNamesRule reports
-    that document as invalid, so the depth rule simply stands aside for it."""
-
-    class StandsAsideForUnknownFragments(ValidationRule):
-        def __new__(cls, context):
-            try:
-                return rule(context)
-            except KeyError:
-                return ValidationRule(context)
-
-    return StandsAsideForUnknownFragments
-
-
 @dataclass(frozen=True)
 class Limits:
     """What one request may ask (hostile GraphQL)."""
@@ -325,8 +311,11 @@ def build_schema(
     # reused, the rules stay the same object per request, so ValidationCache can hit (a new
     # limiter per request made every validation a cache miss).
     limit_rules = [
-        *(_unknown_fragments_left_to_graphql(r) for r in QueryDepthLimiter(max_depth=limits.max_depth).validation_rules),
-        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+        ExpandedFieldsLimit,
+        *(stands_aside_for_huge_documents(r) for r in (
+            *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+            *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+        )),
     ]
     extensions: list = [
         lambda: MaskInternalErrors(unavailable),

@@ -236,10 +236,12 @@ def issue(
     return Issued(key=key, cert=cert, chain_pem=pem(cert) + "".join(pem(c) for c in rest), csr=csr)
 
 
-def self_signed(common_name: str, *, key=None, org: str | None = None, days: int = 365, level: str | None = "DV") -> Issued:
+def self_signed(
+    common_name: str, *, key=None, org: str | None = None, days: int = 365, level: str | None = "DV",
+    sans: list[str] | None = None,
+) -> Issued:
     """A certificate that signs itself: it names whatever its maker wants (R27: untrusted)."""
     key = key or ec_key()
-    me = Authority(key, None)  # type: ignore[arg-type]
     now = datetime.now(UTC)
     subject = _name(common_name, org)
     builder = (
@@ -250,14 +252,14 @@ def self_signed(common_name: str, *, key=None, org: str | None = None, days: int
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now - timedelta(days=1) + timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in sans or [common_name]]), critical=False)
     )
     if level is not None:
         builder = builder.add_extension(
             x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(LEVEL_POLICIES[level]), None)]),
             critical=False,
         )
-    cert = builder.sign(me.key, hashes.SHA256())
+    cert = builder.sign(key, hashes.SHA256())
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(subject)

@@ -59,7 +59,9 @@ def counted(settings, database_uri, tmp_path_factory):
     """An API server whose database client reports every command to a counter."""
     counter = CommandCounter(settings.db_name)
     monitoring.register(counter)
-    server = ApiServer(dataclasses.replace(settings), database_uri).start()
+    # Tokens remembered for the whole test: a token lookup is not the page's own command
+    # (the session's server forgets them after 1 s, for the revocation tests).
+    server = ApiServer(dataclasses.replace(settings, token_cache_seconds=25), database_uri).start()
     try:
         yield server, counter
     finally:

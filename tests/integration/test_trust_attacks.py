@@ -359,3 +359,49 @@ async def test_thirty_online_rsa_4096_requests_in_a_root_fragment_are_refused_be
         assert await services.database.db.reissues.count_documents({"account": account}) == 0
     finally:
         limited.stop()
+
+
+# -- names claimed but never validated ---------------------------------------------------------
+
+
+async def test_names_an_import_claimed_are_gone_once_it_is_reissued_for_one_of_them(party, dns_server):
+    """The attack: a self-signed certificate for a.<own> that also lists shop.<victim>;
+    validated and reissued for a.<own>, it became ISSUED_HERE and still listed
+    shop.<victim>, so the next reissue chose shop.<victim> and was waived
+    SUBMITTED_WITHIN_3_DAYS: a certificate for a name never validated."""
+    attacker = await party("attacker")
+    own, victim = f"a.{unique_zone()}", f"shop.{unique_zone()}"
+    claimed = certs.self_signed(own, sans=[own, victim])
+    copy = await upload_raw(attacker.a, certificatePem=claimed.chain_pem)
+    assert copy["chainTrusted"] is False
+    started = await request(attacker.b, certificateId=copy["id"], csrSource="ONLINE", keyAlgorithm="ECC", reason="r")
+    dns = started["reissue"]["domainValidation"]["dns"]
+    assert dns["name"] == f"_dnsauth.{own}"
+    dns_server.resolver.set(dns["name"], "TXT", [dns["value"]])
+    assert (await act(attacker.a, CHECK, started["reissue"]["id"]))["reissue"]["status"] == "ISSUED"
+
+    cert = (await attacker.b(NAMES, {"id": copy["id"]}))["certificate"]
+    assert (cert["domain"], cert["subjectAltNames"]) == (own, [own])  # the names of the version issued here
+    for source in ("ONLINE", "UPLOAD"):
+        extra = {"csrPem": certs.issue(victim).csr_pem} if source == "UPLOAD" else {"keyAlgorithm": "ECC"}
+        seen = await preview(attacker.a, certificateId=copy["id"], csrSource=source, domain=victim, reason="r", **extra)
+        assert [e["code"] for e in seen["userErrors"]] == ["DOMAIN_NOT_ON_CERTIFICATE"]
+        refused = await request(attacker.b, certificateId=copy["id"], csrSource=source, domain=victim, reason="r", **extra)
+        assert error_codes(refused) == ["DOMAIN_NOT_ON_CERTIFICATE"]
+
+
+async def test_a_trusted_multi_name_certificate_covers_only_the_name_it_was_reissued_for(party):
+    # R7 + R23: the new version names one domain; the certificate's names follow it
+    owner = await party("owner")
+    zone = unique_zone()
+    cert, _ = await upload_cert(owner.a, f"www.{zone}", sans=[f"www.{zone}", f"api.{zone}", f"*.{zone}"])
+    done = await request(owner.b, certificateId=cert["id"], domain=f"api.{zone}", reason="r")  # SAME_CSR, R19
+    assert done["reissue"]["status"] == "ISSUED"
+    after = (await owner.a(NAMES, {"id": cert["id"]}))["certificate"]
+    assert (after["domain"], after["subjectAltNames"], after["primaryDomain"]) == (f"api.{zone}", [f"api.{zone}"], zone)
+    issued = leaf(done["reissue"]["certificate"]["certificatePem"])
+    names = issued.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert names == [f"api.{zone}"]
+
+
+NAMES = "query($id: ID!) { certificate(id: $id) { domain subjectAltNames primaryDomain } }"

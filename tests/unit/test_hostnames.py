@@ -209,3 +209,14 @@ def test_ip_addresses_and_names_under_unknown_suffixes_have_no_primary_domain(na
     with pytest.raises(InvalidInput) as info:
         primary_domain(name)
     assert says in info.value.message
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["shop.example.com\n.mallory-owned.com", "shop.example.com\n", "www\n.example.com", "a\r\n.example.com", "x.example.com\x00"],
+)
+def test_a_name_with_a_line_break_or_control_character_anywhere_is_refused(name):
+    # A label must be letters, digits and inner hyphens to its very end: a regex `$` that
+    # matched before a trailing newline let "com\n" through, and the CA signed it.
+    with pytest.raises(InvalidInput):
+        normalize_hostname(name)

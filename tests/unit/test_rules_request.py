@@ -527,3 +527,16 @@ def test_an_online_csr_without_organization_has_no_organization_attribute():
     csr = load_csr(build_csr(certs.rsa_key(2048), "www.example.com", None), field=["csrPem"])
     assert csr.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME) == []
     assert csr_key(csr) == (KeyAlgorithm.RSA, "2048", 65537)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [dict(domain="a" * 100_000 + ".example.com"), dict(csr_source=CsrSource.ONLINE, key_algorithm=KeyAlgorithm.RSA,
+                                                      key_parameter="9" * 100_000)],
+    ids=["domain", "keyParameter"],
+)
+def test_an_error_names_a_huge_input_without_echoing_it_back(overrides):
+    # A 100 KB value is refused in a message a person can read, not repeated in full.
+    with pytest.raises(InvalidInput) as info:
+        check_request(paid_dv(), make_request(**overrides))
+    assert len(info.value.message) < 400 and "100" in info.value.message
