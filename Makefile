@@ -6,10 +6,12 @@ VENV := .venv
 FERRETDB_VERSION := v1.24.1
 FERRETDB := .tools/bin/ferretdb
 STAMP := $(VENV)/.installed
+# npm ci writes this file; it is newer than the lock file until the lock file changes.
+AUDIT_STAMP := audit/node_modules/.package-lock.json
 
-.PHONY: install run test clean reliability
+.PHONY: install run test clean reliability audit-http
 
-install: $(STAMP) $(FERRETDB)
+install: $(STAMP) $(FERRETDB) $(AUDIT_STAMP)
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -25,6 +27,12 @@ $(STAMP): pyproject.toml
 $(FERRETDB): scripts/build-ferretdb.sh
 	FERRETDB_VERSION=$(FERRETDB_VERSION) sh scripts/build-ferretdb.sh
 
+# graphql-http (GraphQL over HTTP compliance audit), pinned by audit/package-lock.json;
+# reinstalled only when the lock file changes. Needs Node 20+ and npm.
+$(AUDIT_STAMP): audit/package.json audit/package-lock.json
+	cd audit && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AUDIT_STAMP)
+
 run: install
 	$(VENV)/bin/certreissue serve --host $(HOST) --port $(PORT)
 
@@ -32,7 +40,12 @@ test: install
 	$(VENV)/bin/python -m pytest
 
 clean:
-	rm -rf $(VENV) .tools
+	rm -rf $(VENV) .tools audit/node_modules
+
+# graphql-http's auditServer against a service started for the run (its own embedded
+# database, or MONGODB_URI); prints every result, fails on any warning or error.
+audit-http: install
+	$(VENV)/bin/python scripts/audit_http.py
 
 # docs/reliability.md: a 5-minute soak, the fault tests, the limits.
 reliability: install

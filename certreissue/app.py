@@ -1,10 +1,12 @@
 """The HTTP application: Starlette with /graphql (Strawberry), /healthz and /readyz.
 
-Every /graphql request but the GraphiQL page itself must carry `Authorization: Bearer
-<token>`; a missing or unknown token is refused here, before any resolver runs (R26).
-Bodies over CERTS_MAX_BODY_BYTES get 413, bodies that are not one JSON object in UTF-8
-nested at most 64 deep get 400 (request_json.py); an operation running longer than
-CERTS_EXECUTION_TIMEOUT_SECONDS is answered 504 (the work it did is crash-safe: the
+/graphql speaks GraphQL over HTTP (graphql_http.py: media types, status codes, 405 for a
+mutation by GET or another method, 406, 415) and runs persisted documents
+(persisted_documents.py). Every /graphql request but the GraphiQL page itself must carry
+`Authorization: Bearer <token>`; a missing or unknown token is refused here, before any
+resolver runs (R26). Bodies over CERTS_MAX_BODY_BYTES get 413, bodies that are not one
+JSON object in UTF-8 nested at most 64 deep get 400 (request_json.py); an operation
+running longer than CERTS_EXECUTION_TIMEOUT_SECONDS is answered 504 (the work it did is crash-safe: the
 sweep finishes or undoes it). Every response carries X-Request-ID and the security
 headers of certreissue/security_headers.py, and every log line the request's ID.
 """
@@ -25,15 +27,26 @@ from cross_web import HTTPException
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from certreissue import logs
 from certreissue.bootstrap import Services, build_services
 from certreissue.graphiql import without_persisted_headers
-from certreissue.request_json import BadRequest, parse_json, parse_request_object
+from certreissue.graphql_http import (
+    JSON,
+    GraphQLOverHTTP,
+    UnsupportedMediaType,
+    check_content_type,
+    error_response,
+    negotiate,
+    read_get,
+    read_post,
+)
+from certreissue.persisted_documents import AutomaticPersistedQueries, Documents
+from certreissue.request_json import BadRequest
 from certreissue.security_headers import SecurityHeadersMiddleware
 from certreissue.settings import Settings
 from domain.model import Caller
@@ -51,12 +64,8 @@ HTTP_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOW
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 
-def _graphql_error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
-        status_code=status,
-        headers=headers,
-    )
+def _graphql_error(status: int, code: str, message: str, headers: dict | None = None, media: str = JSON) -> Response:
+    return error_response(status, code, message, media, headers)
 
 
 def database_is_unavailable(error: BaseException) -> bool:
@@ -136,6 +145,17 @@ class RequestIdMiddleware:
             logs.request_id.reset(token)
 
 
+class EveryMethod:
+    """A request/response endpoint as an ASGI app: Starlette routes every method to an app
+    (a plain function endpoint gets GET alone, and others a 405 in plain text)."""
+
+    def __init__(self, endpoint) -> None:
+        self._app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
 def _wants_graphiql(request: Request) -> bool:
     return (
         request.method == "GET"
@@ -144,12 +164,12 @@ def _wants_graphiql(request: Request) -> bool:
     )
 
 
-async def _read_limited_body(request: Request, limit: int, timeout: float) -> Response | None:
-    """Reads the body (Starlette keeps it for Strawberry); or the refusal to answer
+async def _read_limited_body(request: Request, limit: int, timeout: float, media: str = JSON) -> Response | None:
+    """Reads the body (kept in Starlette's cache of it); or the refusal to answer
     instead: 413 past `limit` bytes, 408 when it has not all arrived within `timeout` s
     (a client dripping it may not hold the connection: it is closed after the answer)."""
     def too_large() -> Response:
-        return _graphql_error(413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit} bytes")
+        return _graphql_error(413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit} bytes", media=media)
 
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -168,20 +188,10 @@ async def _read_limited_body(request: Request, limit: int, timeout: float) -> Re
             "REQUEST_TIMEOUT",
             f"the request body did not arrive within {timeout:g} s; send it at once",
             {"Connection": "close"},
+            media,
         )
     request._body = bytes(body)  # noqa: SLF001 - Starlette's own cache of the body
     return None
-
-
-def _check_request_json(request: Request) -> None:
-    """The JSON Strawberry is about to parse, checked first (request_json.py): a POST body
-    must be one JSON object; a GET's `variables` and `extensions` valid JSON."""
-    if request.method == "POST":
-        parse_request_object(request._body)  # noqa: SLF001 - read by _read_limited_body
-        return
-    for name in ("variables", "extensions"):
-        if request.query_params.get(name):
-            parse_json(request.query_params[name], f"the `{name}` query parameter")
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -230,21 +240,45 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,
     )
+    documents = Documents(
+        apq=AutomaticPersistedQueries(settings.apq_max_documents, settings.apq_max_document_bytes)
+        if settings.apq_max_documents > 0 else None,
+        trusted=settings.trusted_documents,
+        adhoc_roles=settings.adhoc_document_roles,
+    )
+    transport = GraphQLOverHTTP(graphql_app.schema, services_ref, documents, tuning)
 
     async def graphql_endpoint(request: Request) -> Response:
         if settings.graphiql and _wants_graphiql(request):
             return await graphql_app.handle_request(request)  # the IDE page needs no token
+        media = negotiate(request.headers.get("accept"))
+        if request.method not in ("GET", "POST"):
+            return _graphql_error(
+                405, "METHOD_NOT_ALLOWED", "/graphql takes GET (queries) and POST", {"Allow": "GET, POST"}, media or JSON
+            )
+        if media is None:
+            return _graphql_error(
+                406, "NOT_ACCEPTABLE",
+                "the Accept header allows no type this API answers in: accept application/graphql-response+json "
+                "or application/json",
+            )
         if request.method == "POST":
-            refusal = await _read_limited_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+            try:
+                check_content_type(request.headers.get("content-type"))
+            except UnsupportedMediaType as exc:
+                return _graphql_error(415, "UNSUPPORTED_MEDIA_TYPE", str(exc), media=media)
+            refusal = await _read_limited_body(request, settings.max_body_bytes, settings.body_timeout_seconds, media)
             if refusal is not None:
                 return refusal
         raw = request._body if request.method == "POST" else unquote_to_bytes(request.url.query)  # noqa: SLF001
         try:
-            _check_request_json(request)
+            params = read_post(raw) if request.method == "POST" else read_get(request.scope.get("query_string", b""))
         except BadRequest as exc:
-            return _graphql_error(400, "BAD_REQUEST", str(exc))
+            return _graphql_error(400, "BAD_REQUEST", str(exc), media=media)
         if not _is_valid_unicode(raw):
-            return _graphql_error(400, "BAD_REQUEST", "the request holds text that is not valid Unicode (a lone surrogate)")
+            return _graphql_error(
+                400, "BAD_REQUEST", "the request holds text that is not valid Unicode (a lone surrogate)", media=media
+            )
         services: Services = services_ref["services"]
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -254,19 +288,20 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
                 "missing API token: send the header `Authorization: Bearer <token>` "
                 "(create one with `certreissue token create`)",
                 {"WWW-Authenticate": "Bearer"},
+                media,
             )
         try:
             caller = await services.tokens.authenticate(token.strip(), services.clock.now())
         except PyMongoError:
             log.warning("database unavailable while authenticating")
-            return _graphql_error(503, "DATABASE_UNAVAILABLE", "the database is unavailable; try again shortly")
+            return _graphql_error(503, "DATABASE_UNAVAILABLE", "the database is unavailable; try again shortly", media=media)
         if caller is None:
             return _graphql_error(
-                401, "UNAUTHENTICATED", "invalid API token", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                401, "UNAUTHENTICATED", "invalid API token", {"WWW-Authenticate": 'Bearer error="invalid_token"'}, media
             )
         request.scope.setdefault("state", {})["caller"] = caller
         try:
-            return await asyncio.wait_for(graphql_app.handle_request(request), settings.execution_timeout_seconds)
+            return await asyncio.wait_for(transport.respond(params, caller, media), settings.execution_timeout_seconds)
         except TimeoutError:
             log.warning("operation timed out after %.1f s", settings.execution_timeout_seconds)
             return _graphql_error(
@@ -274,6 +309,7 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
                 "TIMEOUT",
                 f"the operation took longer than {settings.execution_timeout_seconds:g} s and was stopped; "
                 "a mutation may have been applied: read the object again before retrying",
+                media=media,
             )
 
     async def healthz(request: Request) -> Response:
@@ -309,7 +345,7 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            Route("/graphql", EveryMethod(graphql_endpoint)),  # a method it does not take gets 405 in JSON
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],

@@ -7,7 +7,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from certreissue.persisted_documents import TrustedDocuments
 from domain.facts import BrandTable
+from domain.model import Role
 from domain.validity import DEFAULT_SCHEDULE, ValiditySchedule
 
 MAX_TOKEN_CACHE_SECONDS = 25.0  # R26: a revoked token stops working within 30 s
@@ -57,6 +59,10 @@ class Settings:
     brands: BrandTable = BrandTable()  # R29
     token_cache_seconds: float = 10.0  # R26
     max_query_cost: int = 10_000
+    apq_max_documents: int = 1000  # 0: automatic persisted queries off
+    apq_max_document_bytes: int = 32 * 1024
+    trusted_documents: TrustedDocuments | None = None  # set: only these documents run
+    adhoc_document_roles: frozenset[Role] = frozenset()  # may send other documents all the same
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -86,6 +92,12 @@ class Settings:
             brands=_brands(env.get("CERTS_BRAND_ISSUERS")),
             token_cache_seconds=_token_cache(env.get("CERTS_TOKEN_CACHE_SECONDS", "10")),
             max_query_cost=int(env.get("CERTS_MAX_QUERY_COST", "10000")),
+            apq_max_documents=_at_least(env.get("CERTS_APQ_MAX_DOCUMENTS", "1000"), 0, "CERTS_APQ_MAX_DOCUMENTS"),
+            apq_max_document_bytes=_at_least(
+                env.get("CERTS_APQ_MAX_DOCUMENT_BYTES", str(32 * 1024)), 1, "CERTS_APQ_MAX_DOCUMENT_BYTES"
+            ),
+            trusted_documents=_trusted_documents(env.get("CERTS_TRUSTED_DOCUMENTS")),
+            adhoc_document_roles=_roles(env.get("CERTS_ADHOC_DOCUMENT_ROLES", "")),
         )
 
 
@@ -115,3 +127,31 @@ def _token_cache(text: str) -> float:
             "working within 30 s"
         )
     return seconds
+
+
+def _at_least(text: str, minimum: int, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ValueError(f"{name} must be a whole number of at least {minimum}, not {text!r}")
+    return value
+
+
+def _trusted_documents(path: str | None) -> TrustedDocuments | None:
+    if not path:
+        return None
+    try:
+        return TrustedDocuments.load(Path(path))
+    except ValueError as exc:
+        raise ValueError(f"CERTS_TRUSTED_DOCUMENTS: {exc}") from None
+
+
+def _roles(text: str) -> frozenset[Role]:
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    known = {r.value: r for r in Role}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"CERTS_ADHOC_DOCUMENT_ROLES: {', '.join(unknown)} is not a role ({', '.join(known)})")
+    return frozenset(known[n] for n in names)

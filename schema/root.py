@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from domain.errors import DomainError
 from schema.extensions import CostLimits, MaskInternalErrors
+from schema.get_operation import GetOperation
 from schema.suggestions import HideSuggestions
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
@@ -323,6 +324,8 @@ def build_schema(
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         # on_execute only: after the cached parse and validation, with the request's variables.
         CostLimits,
+        # on_parse: operationName names one operation, or the document has only one.
+        GetOperation,
     ]
     if tuning.document_caches:
         extensions[3:3] = [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)]

@@ -1,6 +1,6 @@
 """Request bodies that are not a GraphQL request in JSON are refused with 400 and a JSON
-error body (code BAD_REQUEST) that says what was wrong, before Strawberry sees them:
-never a 500, whatever the bytes."""
+error body (code BAD_REQUEST) that says what was wrong, before any GraphQL runs: never a
+500, whatever the bytes (a body in another media type is 415)."""
 
 from __future__ import annotations
 
@@ -90,13 +90,17 @@ async def test_a_number_too_long_to_read_is_400(owner):
     assert_bad_request(await post(owner, body.encode()))
 
 
-async def test_an_unsupported_content_type_is_400_json(owner):
+async def test_an_unsupported_content_type_is_415_json(owner):
     response = await owner.http.post(
         "/graphql",
         content=json.dumps({"query": "{ __typename }"}).encode(),
         headers={"Authorization": f"Bearer {owner.token}", "Content-Type": "text/plain"},
     )
-    assert_bad_request(response, "content type")
+    assert response.status_code == 415, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "UNSUPPORTED_MEDIA_TYPE"}
+    assert "content type" in error["message"] and "application/json" in error["message"]
 
 
 async def test_variables_sent_by_get_nested_too_deep_are_400(owner):
