@@ -4,10 +4,14 @@ VENV := .venv
 FERRETDB_VERSION := v1.24.1
 FERRETDB := .tools/bin/ferretdb
 STAMP := $(VENV)/.installed
+NPM ?= npm
+# GraphiQL, built from the npm packages pinned in graphiql/package-lock.json (no CDN).
+GRAPHIQL_DEPS := graphiql/node_modules/.installed
+GRAPHIQL_BUILD := graphiql/dist/manifest.json
 
 .PHONY: install run test clean reliability
 
-install: $(STAMP) $(FERRETDB)
+install: $(STAMP) $(FERRETDB) $(GRAPHIQL_BUILD)
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -23,6 +27,16 @@ $(STAMP): pyproject.toml
 $(FERRETDB): scripts/build-ferretdb.sh
 	FERRETDB_VERSION=$(FERRETDB_VERSION) sh scripts/build-ferretdb.sh
 
+# npm ci installs exactly the lock file (no install scripts: graphiql/.npmrc); again only
+# when the lock changes. The build (esbuild, about a second) again only when its inputs do.
+$(GRAPHIQL_DEPS): graphiql/package.json graphiql/package-lock.json graphiql/.npmrc
+	@sh scripts/check-node.sh
+	cd graphiql && $(NPM) ci --no-progress
+	touch $@
+
+$(GRAPHIQL_BUILD): $(GRAPHIQL_DEPS) graphiql/build.mjs $(wildcard graphiql/src/*)
+	cd graphiql && $(NPM) run --silent build
+
 run: install
 	$(VENV)/bin/certreissue serve
 
@@ -30,7 +44,7 @@ test: install
 	$(VENV)/bin/python -m pytest
 
 clean:
-	rm -rf $(VENV) .tools
+	rm -rf $(VENV) .tools graphiql/node_modules graphiql/dist
 
 # docs/reliability.md: a 5-minute soak, the fault tests, the limits (issue 4).
 reliability: install

@@ -25,14 +25,14 @@ from cross_web import HTTPException
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from certreissue import logs
 from certreissue.bootstrap import Services, build_services
-from certreissue.graphiql import without_persisted_headers
+from certreissue.graphiql import GraphiQLAssets
 from certreissue.request_json import BadRequest, parse_json, parse_request_object
 from certreissue.security_headers import SecurityHeadersMiddleware
 from certreissue.settings import Settings
@@ -67,14 +67,16 @@ def database_is_unavailable(error: BaseException) -> bool:
 class CertReissueGraphQL(GraphQL):
     """Strawberry's ASGI view with the caller resolved into a typed context."""
 
-    def __init__(self, services_ref: dict, tuning: Tuning = Tuning(), **kwargs) -> None:
+    def __init__(
+        self, services_ref: dict, tuning: Tuning = Tuning(), ide: GraphiQLAssets | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self._services_ref = services_ref
         self._tuning = tuning
-        self._ide_page = without_persisted_headers(self.graphql_ide_html) if self.graphql_ide else None
+        self._ide = ide
 
     async def render_graphql_ide(self, request: Request) -> Response:  # noqa: D102
-        return HTMLResponse(self._ide_page)
+        return self._ide.page_response()  # certreissue/graphiql.py: served here, no CDN
 
     async def handle_request(self, request: Request) -> Response:  # noqa: D102
         try:
@@ -218,9 +220,11 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
     """The ASGI app for one database URI (the embedded one is started by the CLI).
     `tuning` is for `make bench` only (each optimisation's before/after)."""
     services_ref: dict = {}
+    ide = GraphiQLAssets.load(settings.graphiql_assets) if settings.graphiql else None
     graphql_app = CertReissueGraphQL(
         services_ref,
         tuning=tuning,
+        ide=ide,
         schema=build_schema(
             introspection=settings.graphiql,
             limits=Limits(settings.max_query_depth, settings.max_aliases, settings.max_tokens),
@@ -312,6 +316,7 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
             Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *(ide.routes() if ide else []),
         ],
         lifespan=lifespan,
     )

@@ -57,6 +57,7 @@ class Settings:
     brands: BrandTable = BrandTable()  # R29
     token_cache_seconds: float = 10.0  # R26
     max_query_cost: int = 10_000
+    graphiql_assets: Path | None = None  # certreissue/graphiql.py: None, graphiql/dist of the source tree
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -86,6 +87,7 @@ class Settings:
             brands=_brands(env.get("CERTS_BRAND_ISSUERS")),
             token_cache_seconds=_token_cache(env.get("CERTS_TOKEN_CACHE_SECONDS", "10")),
             max_query_cost=int(env.get("CERTS_MAX_QUERY_COST", "10000")),
+            graphiql_assets=Path(env["CERTS_GRAPHIQL_ASSETS"]) if env.get("CERTS_GRAPHIQL_ASSETS") else None,
         )
 
 
