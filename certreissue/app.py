@@ -32,6 +32,7 @@ from strawberry.asgi import GraphQL
 
 from certreissue import logs
 from certreissue.bootstrap import Services, build_services
+from certreissue.cors import ApiCORSMiddleware
 from certreissue.graphiql import GraphiQLAssets
 from certreissue.request_json import BadRequest, parse_json, parse_request_object
 from certreissue.security_headers import SecurityHeadersMiddleware
@@ -320,4 +321,4 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
         ],
         lifespan=lifespan,
     )
-    return SecurityHeadersMiddleware(RequestIdMiddleware(app))
+    return SecurityHeadersMiddleware(RequestIdMiddleware(ApiCORSMiddleware(app, settings.cors_origins)))

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from certreissue.cors import parse_cors_origins
 from domain.facts import BrandTable
 from domain.validity import DEFAULT_SCHEDULE, ValiditySchedule
 
@@ -57,6 +58,7 @@ class Settings:
     brands: BrandTable = BrandTable()  # R29
     token_cache_seconds: float = 10.0  # R26
     max_query_cost: int = 10_000
+    cors_origins: tuple[str, ...] = ()  # certreissue/cors.py: empty, same-origin only
     graphiql_assets: Path | None = None  # certreissue/graphiql.py: None, graphiql/dist of the source tree
 
     @classmethod
@@ -87,6 +89,7 @@ class Settings:
             brands=_brands(env.get("CERTS_BRAND_ISSUERS")),
             token_cache_seconds=_token_cache(env.get("CERTS_TOKEN_CACHE_SECONDS", "10")),
             max_query_cost=int(env.get("CERTS_MAX_QUERY_COST", "10000")),
+            cors_origins=parse_cors_origins(env.get("CERTS_CORS_ORIGINS")),
             graphiql_assets=Path(env["CERTS_GRAPHIQL_ASSETS"]) if env.get("CERTS_GRAPHIQL_ASSETS") else None,
         )
 
