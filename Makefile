@@ -9,9 +9,9 @@ NPM ?= npm
 GRAPHIQL_DEPS := graphiql/node_modules/.installed
 GRAPHIQL_BUILD := graphiql/dist/manifest.json
 
-.PHONY: install run test clean reliability
+.PHONY: install run test clean reliability chromium
 
-install: $(STAMP) $(FERRETDB) $(GRAPHIQL_BUILD)
+install: $(STAMP) $(FERRETDB) $(GRAPHIQL_BUILD) chromium
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -36,6 +36,10 @@ $(GRAPHIQL_DEPS): graphiql/package.json graphiql/package-lock.json graphiql/.npm
 
 $(GRAPHIQL_BUILD): $(GRAPHIQL_DEPS) graphiql/build.mjs $(wildcard graphiql/src/*)
 	cd graphiql && $(NPM) run --silent build
+
+# Debian's chromium for the browser tests (apt-get when missing and run as root).
+chromium:
+	@sh scripts/install-chromium.sh
 
 run: install
 	$(VENV)/bin/certreissue serve
