@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ANY_ORIGIN = "*"
@@ -116,7 +116,7 @@ class ApiCORSMiddleware(CORSMiddleware):
                 return
         await super().__call__(scope, receive, send)
 
-    def preflight_response(self, request_headers: Headers):  # noqa: D102
+    def preflight_response(self, request_headers: Headers) -> Response:  # noqa: D102
         origin = request_headers["origin"]
         method = request_headers["access-control-request-method"]
         asked = [h.strip().lower() for h in request_headers.get("access-control-request-headers", "").split(",")]

@@ -75,7 +75,8 @@ _NOT_BUILT = """<!doctype html>
     <h1>GraphiQL is not built</h1>
     <p>{problem}</p>
     <p>Run <code>make install</code> (it needs Node.js 18 or later and npm: it runs
-    <code>npm ci</code> and the build in <code>graphiql/</code>), then restart the service.
+    <code>npm ci</code> and the build in <code>graphiql/</code>), then restart the service;
+    or point <code>CERTS_GRAPHIQL_ASSETS</code> at such a build.
     The API itself works without it: <code>POST /graphql</code> with
     <code>Authorization: Bearer &lt;token&gt;</code>.</p>
   </body>
