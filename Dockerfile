@@ -1,11 +1,20 @@
 # The certreissue service, for docker-compose.yml (which supplies MONGODB_URI, so the
 # embedded FerretDB of `make install` is neither built nor needed here).
+
+# GraphiQL's files, built from graphiql/'s pinned npm packages as `make install` does.
+FROM node:20-slim AS graphiql
+WORKDIR /build
+COPY graphiql/package.json graphiql/package-lock.json graphiql/.npmrc graphiql/build.mjs ./
+COPY graphiql/src/ src/
+RUN npm ci --no-progress && npm run --silent build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    CERTS_DATA_DIR=/data
+    CERTS_DATA_DIR=/data \
+    CERTS_GRAPHIQL_ASSETS=/opt/certreissue/graphiql
 
 RUN groupadd --system --gid 10001 certreissue \
  && useradd --system --uid 10001 --gid certreissue --no-create-home \
@@ -22,6 +31,7 @@ COPY resolvers/ resolvers/
 COPY certreissue/ certreissue/
 RUN pip install --no-cache-dir . \
  && rm -rf build *.egg-info
+COPY --from=graphiql /build/dist/ /opt/certreissue/graphiql/
 
 # /data is owned by the service user, so a fresh named volume mounted there is too.
 VOLUME ["/data"]

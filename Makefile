@@ -6,12 +6,16 @@ VENV := .venv
 FERRETDB_VERSION := v1.24.1
 FERRETDB := .tools/bin/ferretdb
 STAMP := $(VENV)/.installed
+NPM ?= npm
 # npm ci writes this file; it is newer than the lock file until the lock file changes.
 AUDIT_STAMP := audit/node_modules/.package-lock.json
+# GraphiQL, built from the npm packages pinned in graphiql/package-lock.json (no CDN).
+GRAPHIQL_DEPS := graphiql/node_modules/.installed
+GRAPHIQL_BUILD := graphiql/dist/manifest.json
 
-.PHONY: install run test clean reliability audit-http
+.PHONY: install run test clean reliability audit-http chromium
 
-install: $(STAMP) $(FERRETDB) $(AUDIT_STAMP)
+install: $(STAMP) $(FERRETDB) $(AUDIT_STAMP) $(GRAPHIQL_BUILD) chromium
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -30,8 +34,23 @@ $(FERRETDB): scripts/build-ferretdb.sh
 # graphql-http (GraphQL over HTTP compliance audit), pinned by audit/package-lock.json;
 # reinstalled only when the lock file changes. Needs Node 20+ and npm.
 $(AUDIT_STAMP): audit/package.json audit/package-lock.json
-	cd audit && npm ci --no-audit --no-fund --loglevel=error
+	@sh scripts/check-node.sh
+	cd audit && $(NPM) ci --no-audit --no-fund --loglevel=error
 	touch $(AUDIT_STAMP)
+
+# npm ci installs exactly the lock file (no install scripts: graphiql/.npmrc); again only
+# when the lock changes. The build (esbuild, about a second) again only when its inputs do.
+$(GRAPHIQL_DEPS): graphiql/package.json graphiql/package-lock.json graphiql/.npmrc
+	@sh scripts/check-node.sh
+	cd graphiql && $(NPM) ci --no-progress
+	touch $@
+
+$(GRAPHIQL_BUILD): $(GRAPHIQL_DEPS) graphiql/build.mjs $(wildcard graphiql/src/*)
+	cd graphiql && $(NPM) run --silent build
+
+# Debian's chromium for the browser tests (apt-get when missing and run as root).
+chromium:
+	@sh scripts/install-chromium.sh
 
 run: install
 	$(VENV)/bin/certreissue serve --host $(HOST) --port $(PORT)
@@ -40,7 +59,7 @@ test: install
 	$(VENV)/bin/python -m pytest
 
 clean:
-	rm -rf $(VENV) .tools audit/node_modules
+	rm -rf $(VENV) .tools audit/node_modules graphiql/node_modules graphiql/dist
 
 # graphql-http's auditServer against a service started for the run (its own embedded
 # database, or MONGODB_URI); prints every result, fails on any warning or error.

@@ -27,14 +27,13 @@ from cross_web import HTTPException
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from certreissue import logs
 from certreissue.bootstrap import Services, build_services
-from certreissue.graphiql import without_persisted_headers
 from certreissue.graphql_http import (
     JSON,
     GraphQLOverHTTP,
@@ -46,6 +45,8 @@ from certreissue.graphql_http import (
     read_post,
 )
 from certreissue.persisted_documents import AutomaticPersistedQueries, Documents
+from certreissue.cors import ApiCORSMiddleware
+from certreissue.graphiql import GraphiQLAssets
 from certreissue.request_json import BadRequest
 from certreissue.security_headers import SecurityHeadersMiddleware
 from certreissue.settings import Settings
@@ -76,14 +77,16 @@ def database_is_unavailable(error: BaseException) -> bool:
 class CertReissueGraphQL(GraphQL):
     """Strawberry's ASGI view with the caller resolved into a typed context."""
 
-    def __init__(self, services_ref: dict, tuning: Tuning = Tuning(), **kwargs) -> None:
+    def __init__(
+        self, services_ref: dict, tuning: Tuning = Tuning(), ide: GraphiQLAssets | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self._services_ref = services_ref
         self._tuning = tuning
-        self._ide_page = without_persisted_headers(self.graphql_ide_html) if self.graphql_ide else None
+        self._ide = ide
 
     async def render_graphql_ide(self, request: Request) -> Response:  # noqa: D102
-        return HTMLResponse(self._ide_page)
+        return self._ide.page_response()  # certreissue/graphiql.py: served here, no CDN
 
     async def handle_request(self, request: Request) -> Response:  # noqa: D102
         try:
@@ -228,9 +231,11 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
     """The ASGI app for one database URI (the embedded one is started by the CLI).
     `tuning` is for `make bench` only (each optimisation's before/after)."""
     services_ref: dict = {}
+    ide = GraphiQLAssets.load(settings.graphiql_assets) if settings.graphiql else None
     graphql_app = CertReissueGraphQL(
         services_ref,
         tuning=tuning,
+        ide=ide,
         schema=build_schema(
             introspection=settings.graphiql,
             limits=Limits(settings.max_query_depth, settings.max_aliases, settings.max_tokens),
@@ -348,7 +353,8 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
             Route("/graphql", EveryMethod(graphql_endpoint)),  # a method it does not take gets 405 in JSON
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *(ide.routes() if ide else []),
         ],
         lifespan=lifespan,
     )
-    return SecurityHeadersMiddleware(RequestIdMiddleware(app))
+    return SecurityHeadersMiddleware(RequestIdMiddleware(ApiCORSMiddleware(app, settings.cors_origins)))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from certreissue.persisted_documents import TrustedDocuments
+from certreissue.cors import parse_cors_origins
 from domain.facts import BrandTable
 from domain.model import Role
 from domain.validity import DEFAULT_SCHEDULE, ValiditySchedule
@@ -63,6 +64,8 @@ class Settings:
     apq_max_document_bytes: int = 32 * 1024
     trusted_documents: TrustedDocuments | None = None  # set: only these documents run
     adhoc_document_roles: frozenset[Role] = frozenset()  # may send other documents all the same
+    cors_origins: tuple[str, ...] = ()  # certreissue/cors.py: empty, same-origin only
+    graphiql_assets: Path | None = None  # certreissue/graphiql.py: None, graphiql/dist of the source tree
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -98,6 +101,8 @@ class Settings:
             ),
             trusted_documents=_trusted_documents(env.get("CERTS_TRUSTED_DOCUMENTS")),
             adhoc_document_roles=_roles(env.get("CERTS_ADHOC_DOCUMENT_ROLES", "")),
+            cors_origins=parse_cors_origins(env.get("CERTS_CORS_ORIGINS")),
+            graphiql_assets=Path(env["CERTS_GRAPHIQL_ASSETS"]) if env.get("CERTS_GRAPHIQL_ASSETS") else None,
         )
 
 

@@ -1,7 +1,8 @@
 """What every answer carries besides its body, through the real HTTP stack: security
-headers on every answer (and a CSP for the GraphiQL page that hashes the scripts it
-actually serves), no caching of API answers, and GraphiQL not persisting the bearer token
-unless the user asks."""
+headers on every answer (and a CSP for the GraphiQL page that allows scripts from this
+origin and the inline ones it actually serves, by hash), no caching of API answers (the
+GraphiQL files, named by their hash, are cached), and GraphiQL not persisting the bearer
+token unless the user asks."""
 
 from __future__ import annotations
 
@@ -139,21 +140,48 @@ async def test_the_graphiql_page_csp_allows_exactly_its_inline_scripts_by_hash(a
     assert allowed == expected
 
 
-async def test_the_graphiql_page_csp_allows_what_the_page_loads_and_connects_only_to_itself(api):
+async def test_the_graphiql_page_csp_allows_scripts_from_this_origin_only_and_no_eval(api):
+    directives = csp_directives(await graphiql_page(api))
+    script_src = directives["script-src"]
+    assert script_src[0] == "'self'"
+    assert all(source.startswith("'sha256-") for source in script_src[1:]), script_src
+    policy = " ".join(word for words in directives.values() for word in words)
+    assert "unpkg" not in policy and "https:" not in policy and "http:" not in policy, policy
+    assert "'unsafe-eval'" not in policy and "'wasm-unsafe-eval'" not in policy, policy
+    assert directives["worker-src"] == ["'self'"]  # Monaco's workers are files of this service
+    assert "blob:" not in policy
+
+
+async def test_the_graphiql_page_loads_its_files_from_this_service_and_connects_only_to_itself(api):
     page = await graphiql_page(api)
     parts = _PageParts()
     parts.feed(page.text)
     directives = csp_directives(page)
-
-    def origin(url: str) -> str:
-        return "/".join(url.split("/")[:3])
-
-    assert parts.script_sources and parts.style_sources
-    assert {origin(u) for u in parts.script_sources} <= set(directives["script-src"])
-    assert {origin(u) for u in parts.style_sources} <= set(directives["style-src"])
+    assert parts.style_sources and all(s.startswith("./graphiql/static/") for s in parts.style_sources)
+    assert parts.script_sources == []  # the inline module imports the bundle: see the next test
+    assert all('from "./graphiql/static/' in script for script in parts.inline_scripts)
+    assert directives["style-src"] == ["'self'", "'unsafe-inline'"]  # Monaco sets styles inline
+    assert directives["font-src"] == ["'self'", "data:"]  # GraphiQL's fonts are data: URLs
     assert directives["connect-src"] == ["'self'"]
     assert directives["default-src"] == ["'none'"]
     assert "data:" in directives["img-src"]  # the favicon is a data: URL
+
+
+async def test_the_graphiql_files_are_served_with_their_types_and_kept_by_browsers(api):
+    page = await graphiql_page(api)
+    parts = _PageParts()
+    parts.feed(page.text)
+    module = parts.inline_scripts[0].split('from "./', 1)[1].split('"', 1)[0]
+    async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+        script = await client.get(f"/{module}")
+        style = await client.get(parts.style_sources[0].removeprefix("."))
+        unknown = await client.get("/graphiql/static/manifest.json")
+    assert script.status_code == 200 and script.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert style.status_code == 200 and style.headers["content-type"] == "text/css; charset=utf-8"
+    for asset in (script, style):
+        assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert_security_headers(asset)
+    assert unknown.status_code == 404
 
 
 async def test_the_graphiql_page_does_not_persist_headers_unless_the_user_asks(api):
