@@ -24,20 +24,21 @@ def _say(message: str) -> None:
 
 @contextlib.contextmanager
 def database_uri(settings: Settings, *, say=_say) -> Iterator[str]:
-    """MONGODB_URI when set; else the embedded FerretDB for CERTS_DATA_DIR: the one already
-    running for that data dir, or one started now and stopped when the block ends."""
+    """MONGODB_URI when set; else the embedded database (CERTS_EMBEDDED_DB) for
+    CERTS_DATA_DIR: the one already running for that data dir, or one started now and
+    stopped when the block ends."""
     if settings.mongodb_uri:
         yield settings.mongodb_uri
         return
-    from adapters.ferretdb import EmbeddedDatabase
+    from adapters.embedded import embedded_database
 
-    embedded = EmbeddedDatabase(settings.data_dir.resolve())
+    embedded = embedded_database(settings.embedded_db, settings.data_dir.resolve())
     running = embedded.running()
     if running:
         yield running
         return
     uri = embedded.start()
-    say(f"embedded FerretDB started at {uri} (data in {settings.data_dir})")
+    say(f"embedded {embedded.title} started at {uri} (data in {settings.data_dir})")
     try:
         yield uri
     finally:

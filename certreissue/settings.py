@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.embedded import DEFAULT_EMBEDDED_DATABASE, EMBEDDED_DATABASES
 from domain.facts import BrandTable
 from domain.validity import DEFAULT_SCHEDULE, ValiditySchedule
 
@@ -35,6 +36,7 @@ def _positive(value: str, name: str) -> float:
 @dataclass(frozen=True)
 class Settings:
     mongodb_uri: str | None = None
+    embedded_db: str = DEFAULT_EMBEDDED_DATABASE  # without mongodb_uri: which server to start
     db_name: str = "certreissue"
     data_dir: Path = Path("./var")
     dns_nameservers: tuple[str, ...] = ()
@@ -64,6 +66,7 @@ class Settings:
         nameservers = tuple(s.strip() for s in env.get("CERTS_DNS_NAMESERVERS", "").split(",") if s.strip())
         return cls(
             mongodb_uri=env.get("MONGODB_URI") or None,
+            embedded_db=_embedded_db(env.get("CERTS_EMBEDDED_DB") or DEFAULT_EMBEDDED_DATABASE),
             db_name=env.get("CERTS_DB_NAME", "certreissue"),
             data_dir=Path(env.get("CERTS_DATA_DIR", "./var")),
             dns_nameservers=nameservers,
@@ -87,6 +90,13 @@ class Settings:
             token_cache_seconds=_token_cache(env.get("CERTS_TOKEN_CACHE_SECONDS", "10")),
             max_query_cost=int(env.get("CERTS_MAX_QUERY_COST", "10000")),
         )
+
+
+def _embedded_db(text: str) -> str:
+    kind = text.strip().lower()
+    if kind not in EMBEDDED_DATABASES:
+        raise ValueError(f"CERTS_EMBEDDED_DB must be one of {', '.join(EMBEDDED_DATABASES)}, not {text!r}")
+    return kind
 
 
 def _schedule(text: str | None) -> ValiditySchedule:
