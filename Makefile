@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The embedded database for run, test, bench and reliability: secantus (SecantusDB, a
 # Python package installed into the venv) or ferretdb (FerretDB, built with Go, and only
 # then). `make test DB=ferretdb`; CERTS_EMBEDDED_DB in the environment is the default.
-DB ?= $(if $(CERTS_EMBEDDED_DB),$(CERTS_EMBEDDED_DB),ferretdb)
+DB ?= $(if $(CERTS_EMBEDDED_DB),$(CERTS_EMBEDDED_DB),secantus)
 ifeq ($(filter $(DB),secantus ferretdb),)
 $(error DB must be secantus or ferretdb, not '$(DB)')
 endif

@@ -28,7 +28,7 @@ from pathlib import Path
 from adapters.private_files import PRIVATE_UMASK, open_private, private_dir, tighten_files, write_private
 
 EMBEDDED_DATABASES = ("secantus", "ferretdb")
-DEFAULT_EMBEDDED_DATABASE = "ferretdb"
+DEFAULT_EMBEDDED_DATABASE = "secantus"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

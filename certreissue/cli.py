@@ -37,12 +37,29 @@ def database_uri(settings: Settings, *, say=_say) -> Iterator[str]:
     if running:
         yield running
         return
+    for other in others_files(embedded):
+        say(f"{embedded.title} starts on files of its own; {other.db_dir} holds {other.title}'s: "
+            f"set CERTS_EMBEDDED_DB={other.kind} (make run DB={other.kind}) to use them")
     uri = embedded.start()
     say(f"embedded {embedded.title} started at {uri} (data in {settings.data_dir})")
     try:
         yield uri
     finally:
         embedded.stop()
+
+
+def others_files(embedded) -> list:
+    """The other embedded databases whose files are in this data dir, when this one has none
+    yet: the data made before a switch of CERTS_EMBEDDED_DB, which this one does not see."""
+    from adapters.embedded import EMBEDDED_DATABASES, embedded_database
+
+    def has_files(path) -> bool:
+        return path.is_dir() and any(path.iterdir())
+
+    if has_files(embedded.db_dir):
+        return []
+    others = [embedded_database(kind, embedded.data_dir) for kind in EMBEDDED_DATABASES if kind != embedded.kind]
+    return [other for other in others if has_files(other.db_dir)]
 
 
 def _exit_on_signal(signum, frame):

@@ -186,6 +186,26 @@ async def test_a_command_with_no_database_running_starts_one_and_stops_it(tmp_pa
     assert embedded.running() is None
 
 
+async def test_a_data_dir_left_by_the_other_embedded_database_is_pointed_out_not_silently_ignored(tmp_path):
+    """Each embedded database keeps its own files: a ./var filled by FerretDB (db/) before
+    SecantusDB became the default would look empty; the command says where the data is."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTS_", "MONGODB_"))}
+    env["CERTS_DATA_DIR"] = str(tmp_path)
+    env.update(embedded_env())
+    other = new_embedded(tmp_path)
+    other_kind = "ferretdb" if other.kind == "secantus" else "secantus"
+    from adapters.embedded import embedded_database
+
+    left = embedded_database(other_kind, tmp_path).db_dir
+    left.mkdir(parents=True)
+    (left / "left-by-an-earlier-run").write_bytes(b"")
+    result = run("token", "create", "--account", "moved", "--role", "owner", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"CERTS_EMBEDDED_DB={other_kind}" in result.stderr and str(left) in result.stderr
+    again = run("token", "create", "--account", "moved", "--role", "owner", env=env)
+    assert "CERTS_EMBEDDED_DB" not in again.stderr  # said once: this database has files of its own now
+
+
 async def test_serve_answers_healthz_and_stops_its_embedded_database_on_sigterm(tmp_path):
     import signal
     import socket
