@@ -210,14 +210,15 @@ FERRETDB_SCALE_NOTE = [
 
 
 SECANTUS_SCALE_NOTE = [
-    "**On SecantusDB 0.7 the pages are index-backed but sorted in memory.** Its planner picks the",
-    "`account_id` index `{account: 1, _id: -1}` for the filter (`IXSCAN` above), fetches and decodes every",
-    "document the index bounds admit, then sorts them by `_id` in Python and keeps 51 (the blocking `SORT`",
+    "**On SecantusDB 0.7 the pages are index-backed but sorted in memory.** Its planner picks an index",
+    "that starts with `account` (`IXSCAN` above), fetches and decodes every document the index bounds",
+    "admit, then sorts them by `_id` in Python and keeps 51 (the blocking `SORT`",
     "stage above the scan): it walks an index in key order only when the filter is empty or is one equality",
     "on the sort field itself. So the first page of one account costs that account's whole size, and a",
     "page after a cursor costs what lies beyond the cursor. MongoDB answers the same `{account, _id < cursor}`",
     "sorted by `_id` descending from the same index with no `SORT` stage (`LIMIT < FETCH < IXSCAN`): it",
-    "reads 51 index keys and 51 documents whatever the account's size.",
+    "reads 51 index keys and 51 documents whatever the account's size. Its count reads the account's",
+    "documents too (`FETCH`), where MongoDB counts index keys.",
     "",
 ]
 
