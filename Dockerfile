@@ -1,5 +1,6 @@
-# The certreissue service, for docker-compose.yml (which supplies MONGODB_URI, so the
-# embedded FerretDB of `make install` is neither built nor needed here).
+# The certreissue service, for docker-compose.yml (which supplies MONGODB_URI, so no
+# embedded database is started here: the secantusdb package comes with the dependencies
+# but never runs, and FerretDB is not built).
 
 # GraphiQL's files, built from graphiql/'s pinned npm packages as `make install` does.
 FROM node:20-slim AS graphiql

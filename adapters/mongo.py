@@ -90,6 +90,7 @@ class Database:
         )
         await self.tokens.create_index([("account", ASCENDING)], name="account")
         await self.tokens.create_index([("tokenId", ASCENDING)], name="token_id")
+        await self.tokens.create_index([("kind", ASCENDING), ("account", ASCENDING)], name="kind_account")  # token list
 
     async def close(self) -> None:
         await self.client.close()

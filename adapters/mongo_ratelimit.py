@@ -85,3 +85,4 @@ class MongoRateLimiter(RateLimiter):
 
 async def ensure_rate_limit_indexes(database: Database) -> None:
     await database.db.rate_limit_slots.create_index([("token", 1), ("window", 1)], name="token_window")
+    await database.db.rate_limit_slots.create_index([("window", 1)], name="window")  # purge_before

@@ -53,6 +53,15 @@ async def ensure_reissue_indexes(database: Database) -> None:
     )
     await db.reissues.create_index([("status", ASCENDING), ("expiresAt", ASCENDING)], name="status_expires")
     await db.reissues.create_index([("status", ASCENDING), ("_id", ASCENDING)], name="status_id")  # reviewQueue
+    # reissues(status:) pages and their count, the account's reissues in progress:
+    await db.reissues.create_index(
+        [("account", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)], name="account_status_id"
+    )
+    # Certificate.reissues pages (one certificate, or a page's certificates together):
+    await db.reissues.create_index(
+        [("account", ASCENDING), ("certificateId", ASCENDING), ("_id", DESCENDING)], name="account_certificate_id"
+    )
+    await db.reissues.create_index([("status", ASCENDING), ("applied", ASCENDING)], name="status_applied")  # the sweep
     await db.reissue_transitions.create_index([("reissueId", ASCENDING), ("seq", ASCENDING)], name="reissue_seq")
     await db.reissue_transitions.create_index([("applied", ASCENDING)], name="applied")
     await db.reissue_locks.create_index([("key", ASCENDING)], unique=True, name="key_unique")
@@ -256,7 +265,9 @@ class MongoReissueRepository(ReissueRepository):
         ids = sorted(set(certificate_ids))
         if not ids:
             return {}
-        query: dict = {"account": account, "certificateId": {"$in": ids}}
+        # certificateId first: with a cursor, SecantusDB (no index serves the whole filter)
+        # answers from the first clause an index serves alone, this one rather than `account`.
+        query: dict = {"certificateId": {"$in": ids}, "account": account}
         if after:
             query["_id"] = {"$lt": decode_cursor(after, field=["after"], prefix=REISSUE_ID_PREFIX)}
         # Newest first across all the certificates, bounded. A full read covers every

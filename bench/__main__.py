@@ -54,6 +54,7 @@ class Options:
     warmup: float
     max_requests: int
     scale_certificates: int
+    scale_accounts: int
     scale_requests: int
     memory_requests: int
     profile_seconds: float
@@ -84,6 +85,9 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--warmup", type=float, help="unrecorded seconds before each run (default 1; quick 0.3)")
     p.add_argument("--max-requests", type=int, help="requests per run at most (default 20000)")
     p.add_argument("--scale-certificates", type=int, help="certificates in the scale account (default 100000; quick 2000)")
+    p.add_argument("--scale-accounts", type=int, default=1,
+                   help="spread the scale certificates over this many accounts, round-robin, and page through "
+                   "the first (default 1: all in one account; e.g. 1000 for 1,000 accounts x 100)")
     p.add_argument("--scale-requests", type=int, help="requests per page in the scale test (default 2; quick 2)")
     p.add_argument("--memory-requests", type=int, help="mixed requests of the memory test (default 100000; quick 200)")
     p.add_argument("--profile-seconds", type=float, help="seconds per scenario in-process (default 4; quick 1)")
@@ -91,7 +95,8 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--cycle-domains", type=int, default=200, help="primary domains of the reissue cycle (default 200)")
     p.add_argument("--output", type=Path, help="report path (default docs/performance.md; quick var/bench-quick/performance.md)")
     p.add_argument("--mongodb-uri", help="measure against this server (e.g. the docker-compose MongoDB) instead of "
-                   "starting the embedded FerretDB; the bench databases on it are dropped and rewritten")
+                   "starting the embedded database (CERTS_EMBEDDED_DB: secantus or ferretdb); the bench databases on it "
+                   "are dropped and rewritten")
     p.add_argument("--keep", action="store_true", help="keep the temporary database directory")
     p.add_argument("--render-only", action="store_true", help="rewrite the report from <output>.json, measure nothing")
     p.add_argument("--log-level", default="warning", help="the API process's log level (default warning)")
@@ -111,6 +116,7 @@ def parse_args(argv: list[str] | None) -> Options:
         warmup=pick(a.warmup, 1.0, 0.3),
         max_requests=pick(a.max_requests, 20000, 20000),
         scale_certificates=pick(a.scale_certificates, 100_000, 2000),
+        scale_accounts=max(1, a.scale_accounts),
         scale_requests=pick(a.scale_requests, 2, 2),
         memory_requests=pick(a.memory_requests, 100_000, 200),
         profile_seconds=pick(a.profile_seconds, 4.0, 1.0),
@@ -427,11 +433,9 @@ def run_memory(opts: Options, uri: str, data_dir: Path, work: Path, bench: dict)
 
 
 
-async def _explain_and_time(uri: str, ids: list[str], reps: int) -> dict:
-    """Direct PyMongo timings of the reads behind the page, and FerretDB's explain."""
+async def _explain_and_time(uri: str, ids: list[str], reps: int, account: str) -> dict:
+    """Direct PyMongo timings of the reads behind the page, and the server's explain."""
     from pymongo import AsyncMongoClient
-
-    from bench.dataset import SCALE_ACCOUNT
 
     client = AsyncMongoClient(uri, tz_aware=True)
     try:
@@ -439,14 +443,14 @@ async def _explain_and_time(uri: str, ids: list[str], reps: int) -> dict:
         col = db.certificates
         deep_after = ids[89_999] if len(ids) >= 90_000 else ids[int(len(ids) * 0.9) - 1]
         queries = {
-            "count_documents({account})": lambda: col.count_documents({"account": SCALE_ACCOUNT}),
+            "count_documents({account})": lambda: col.count_documents({"account": account}),
             "estimated_document_count()": lambda: col.estimated_document_count(),
-            "first page: find({account}).sort(_id desc).limit(51)": lambda: col.find({"account": SCALE_ACCOUNT}).sort("_id", -1).limit(51).to_list(),
+            "first page: find({account}).sort(_id desc).limit(51)": lambda: col.find({"account": account}).sort("_id", -1).limit(51).to_list(),
             "deep page: find({account, _id < cursor}).sort(_id desc).limit(51)": lambda: col.find(
-                {"account": SCALE_ACCOUNT, "_id": {"$lt": deep_after}}).sort("_id", -1).limit(51).to_list(),
+                {"account": account, "_id": {"$lt": deep_after}}).sort("_id", -1).limit(51).to_list(),
             "find_one({_id}) (the repository's get, the DataLoader for one ID)": lambda: col.find_one({"_id": ids[len(ids) // 2]}),
-            "find_one({_id, account}) (not used: scans on FerretDB)": lambda: col.find_one({"_id": ids[len(ids) // 2], "account": SCALE_ACCOUNT}),
-            "find({_id: {$in: ids}, account}) (the DataLoader for several IDs)": lambda: col.find({"_id": {"$in": [ids[len(ids) // 2]]}, "account": SCALE_ACCOUNT}).to_list(),
+            "find_one({_id, account}) (not used: scans on FerretDB)": lambda: col.find_one({"_id": ids[len(ids) // 2], "account": account}),
+            "find({_id: {$in: ids}, account}) (the DataLoader for several IDs)": lambda: col.find({"_id": {"$in": [ids[len(ids) // 2]]}, "account": account}).to_list(),
         }
         timings = {}
         for name, fn in queries.items():
@@ -458,12 +462,12 @@ async def _explain_and_time(uri: str, ids: list[str], reps: int) -> dict:
             timings[name] = {"median_ms": report.median(samples), "samples_ms": samples}
         explains = {}
         commands = {
-            "first page": {"find": "certificates", "filter": {"account": SCALE_ACCOUNT}, "sort": {"_id": -1}, "limit": 51},
-            "deep page": {"find": "certificates", "filter": {"account": SCALE_ACCOUNT, "_id": {"$lt": deep_after}}, "sort": {"_id": -1}, "limit": 51},
+            "first page": {"find": "certificates", "filter": {"account": account}, "sort": {"_id": -1}, "limit": 51},
+            "deep page": {"find": "certificates", "filter": {"account": account, "_id": {"$lt": deep_after}}, "sort": {"_id": -1}, "limit": 51},
             # totalCount: what count_documents sends
-            "totalCount": {"aggregate": "certificates", "pipeline": [{"$match": {"account": SCALE_ACCOUNT}}, {"$group": {"_id": 1, "n": {"$sum": 1}}}], "cursor": {}},
+            "totalCount": {"aggregate": "certificates", "pipeline": [{"$match": {"account": account}}, {"$group": {"_id": 1, "n": {"$sum": 1}}}], "cursor": {}},
             "find_one({_id}) (the repository's get, the DataLoader for one ID)": {"find": "certificates", "filter": {"_id": ids[0]}, "limit": 1},
-            "find_one({_id, account})": {"find": "certificates", "filter": {"_id": ids[0], "account": SCALE_ACCOUNT}, "limit": 1},
+            "find_one({_id, account})": {"find": "certificates", "filter": {"_id": ids[0], "account": account}, "limit": 1},
         }
         for name, command in commands.items():
             try:
@@ -488,28 +492,30 @@ async def _explain_and_time(uri: str, ids: list[str], reps: int) -> dict:
 
 
 def run_scale(opts: Options, uri: str, data_dir: Path, work: Path) -> dict:
-    from bench.dataset import SCALE_ACCOUNT, load_scale_account
+    from bench.dataset import load_scale_account, scale_account
     from domain.model import Role
     from domain.pagination import encode_cursor
 
     settings = settings_for(data_dir, DB_SCALE, uri)
-    n = opts.scale_certificates
-    log(f"scale: loading {n} certificates into one account")
+    total, accounts = opts.scale_certificates, opts.scale_accounts
+    account = scale_account(0, accounts)
+    log(f"scale: loading {total} certificates into {accounts} account(s)")
     started = time.monotonic()
 
     async def load(services):
         await services.database.db.drop_collection("certificates")
         await services.start()
         ids = await load_scale_account(
-            services, n, progress=lambda k: k % 20000 == 0 and log(f"scale: {k} inserted")
+            services, total, accounts=accounts, progress=lambda k: k % 20000 == 0 and log(f"scale: {k} inserted")
         )
         now = services.clock.now()
-        token, _ = await services.tokens.create(SCALE_ACCOUNT, Role.OWNER, now=now, expires_at=now + timedelta(days=30))
+        token, _ = await services.tokens.create(account, Role.OWNER, now=now, expires_at=now + timedelta(days=30))
         return ids, token
 
     ids, token = asyncio.run(with_services(settings, load))
     load_s = time.monotonic() - started
     log(f"scale: loaded in {load_s:.0f} s")
+    n = len(ids)  # the certificates of the account paged through
     deep_index = 89_999 if n >= 90_000 else int(n * 0.9) - 1
     deep_cursor = encode_cursor(ids[deep_index])
     api = ApiProcess(uri, data_dir, DB_SCALE, work / "api-scale.log", opts.log_level).wait_ready()
@@ -541,13 +547,14 @@ def run_scale(opts: Options, uri: str, data_dir: Path, work: Path) -> dict:
         latency = {k: {"median_ms": report.median(v), "samples_ms": v} for k, v in lat.items()}
         first = latency["first page"]["median_ms"]
         latency["deep/first"] = latency["page after cursor"]["median_ms"] / first if first else 0
-        direct = asyncio.run(_explain_and_time(uri, ids, 1 if n >= 50_000 else 3))
+        direct = asyncio.run(_explain_and_time(uri, ids, 1 if n >= 50_000 else 3, account))
     finally:
         api.stop()
+    extra = [f"--scale-accounts {accounts}"] if accounts > 1 else []
     return {
-        "certificates": n, "load_seconds": load_s, "deep_index": deep_index + 1, "check": check, "latency": latency,
+        "certificates": n, "total_certificates": total, "accounts": accounts, "load_seconds": load_s, "deep_index": deep_index + 1, "check": check, "latency": latency,
         **direct, "requests_per_page": opts.scale_requests,
-        "command": opts.command("--only scale", f"--scale-certificates {n}"),
+        "command": opts.command("--only scale", f"--scale-certificates {total}", *extra),
     }
 
 
@@ -555,15 +562,17 @@ def run_scale(opts: Options, uri: str, data_dir: Path, work: Path) -> dict:
 
 
 async def server_info(uri: str) -> dict:
-    """What answers at `uri`: FerretDB says so in buildInfo."""
+    """What answers at `uri`: FerretDB and SecantusDB say so in buildInfo."""
     from pymongo import AsyncMongoClient
 
     client = AsyncMongoClient(uri, serverSelectionTimeoutMS=10000)
     try:
         info = await client.admin.command("buildInfo")
-        ferret = info.get("ferretdbVersion")  # FerretDB answers the MongoDB version it emulates too
-        return {"version": info.get("version"), "ferretdb": ferret is not None,
-                "name": f"FerretDB {ferret}" if ferret else f"MongoDB {info.get('version')}"}
+        # Both answer the MongoDB version they emulate too.
+        ferret, secantus = info.get("ferretdbVersion"), info.get("secantusVersion")
+        name = f"FerretDB {ferret}" if ferret else f"SecantusDB {secantus}" if secantus else f"MongoDB {info.get('version')}"
+        return {"version": info.get("version"), "ferretdb": ferret is not None, "secantus": secantus is not None,
+                "name": name}
     finally:
         await client.close()
 
@@ -586,15 +595,19 @@ def machine() -> dict:
     with contextlib.suppress(Exception):
         from adapters.ferretdb import locate_binary
 
+        if embedded_kind() != "ferretdb":
+            raise LookupError("not the embedded database measured")
         out = subprocess.run([str(locate_binary()), "--version"], capture_output=True, text=True, timeout=10).stdout
         ferret = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.lower().startswith("version")), out.split("\n")[0])
     packages = {}
-    for name in ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "uvloop", "httptools", "pymongo", "pyinstrument"):
+    for name in ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "uvloop", "httptools", "pymongo", "pyinstrument",
+                 "secantusdb"):
         with contextlib.suppress(Exception):
             packages[name] = version(name)
     return {
         "nproc": os.cpu_count(), "cpu": cpu, "memory": mem, "python": platform.python_version(),
         "implementation": platform.python_implementation(), "platform": platform.platform(), "ferretdb": ferret,
+        "embedded": embedded_kind(),
         "packages": packages, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "loadavg_start": list(os.getloadavg()), "busy_processes_start": busy_processes(),
     }
@@ -632,9 +645,16 @@ def busy_processes(threshold: float = 20.0) -> list[str]:
 # -- main -------------------------------------------------------------------------------
 
 
+def embedded_kind() -> str:
+    """The embedded database a run starts (without --mongodb-uri): CERTS_EMBEDDED_DB, as the service reads it."""
+    from certreissue.settings import Settings
+
+    return Settings.from_env({"CERTS_EMBEDDED_DB": os.environ.get("CERTS_EMBEDDED_DB", "")}).embedded_db
+
+
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
-    from adapters.ferretdb import EmbeddedDatabase
+    from adapters.embedded import embedded_database
 
     json_path = opts.output.with_suffix(".json")
     if opts.render_only:
@@ -648,12 +668,12 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads(json_path.read_text())
     work = Path(tempfile.mkdtemp(prefix="certreissue-bench-"))
     data_dir = work / "data"
-    database = None if opts.mongodb_uri else EmbeddedDatabase(work / "ferretdb")
+    database = None if opts.mongodb_uri else embedded_database(embedded_kind(), work / "db")
     if database is None:
         uri = opts.mongodb_uri
         log(f"work dir {work}; server {uri.split('@')[-1]}")
     else:
-        log(f"work dir {work}; starting FerretDB")
+        log(f"work dir {work}; starting {database.title}")
         uri = database.start()
     started = time.monotonic()
     ok = False
@@ -691,6 +711,8 @@ def main(argv: list[str] | None = None) -> int:
                 before = {"at": datetime.now(UTC).strftime("%H:%M:%S UTC"), "loadavg": list(os.getloadavg()),
                           "busy": busy_processes(), "commit": git_commit()}
                 results[name] = sections[name]()
+                if name == "scale":
+                    results[name]["server"] = results["machine"]["server"]
                 results[name]["conditions"] = {
                     "start": before,
                     "end": {"at": datetime.now(UTC).strftime("%H:%M:%S UTC"), "loadavg": list(os.getloadavg()),

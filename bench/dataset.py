@@ -163,9 +163,19 @@ async def load_bench_account(services: Services, *, cycle_domains: int = CYCLE_D
     return data
 
 
-async def load_scale_account(services: Services, count: int, *, batch: int = 1000, progress=None) -> list[str]:
-    """`count` certificates in one account, inserted in the service's document format.
-    Returns their IDs, newest first (the order the API lists them in)."""
+def scale_account(index: int, accounts: int) -> str:
+    """The scale test's account of certificate `index`: one account, or `accounts` of them
+    taking turns (so every account's certificates are spread over the whole collection)."""
+    return SCALE_ACCOUNT if accounts <= 1 else f"{SCALE_ACCOUNT}-{index % accounts:05d}"
+
+
+async def load_scale_account(
+    services: Services, count: int, *, accounts: int = 1, batch: int = 1000, progress=None
+) -> list[str]:
+    """`count` certificates in the service's document format: all in one account, or spread
+    round-robin over `accounts` accounts (`scale_account`). Returns the IDs of the first
+    account's (SCALE_ACCOUNT's, or `scale-00000`'s) certificates, newest first (the order
+    the API lists them in)."""
     ca = Authority()
     pool = []
     for i in range(16):
@@ -196,7 +206,7 @@ async def load_scale_account(services: Services, count: int, *, batch: int = 100
             zone = f"zone{i % 5000:04d}.com"
             certificate = Certificate(
                 id=CERTIFICATE_ID_PREFIX + str(ObjectId()),
-                account=SCALE_ACCOUNT,
+                account=scale_account(i, accounts),
                 domain=f"h{i}.{zone}",
                 subject_alt_names=(f"h{i}.{zone}",),
                 primary_domain=zone,
@@ -213,9 +223,10 @@ async def load_scale_account(services: Services, count: int, *, batch: int = 100
                 created_at=now,
             )
             docs.append(certificate_to_doc(certificate))
-            ids.append(certificate.id)
+            if certificate.account == scale_account(0, accounts):
+                ids.append(certificate.id)
         await collection.insert_many(docs, ordered=False)
         if progress:
-            progress(len(ids))
+            progress(min(start + batch, count))
     ids.sort(reverse=True)  # the API's order: _id descending
     return ids

@@ -25,24 +25,42 @@ def _say(message: str) -> None:
 
 @contextlib.contextmanager
 def database_uri(settings: Settings, *, say=_say) -> Iterator[str]:
-    """MONGODB_URI when set; else the embedded FerretDB for CERTS_DATA_DIR: the one already
-    running for that data dir, or one started now and stopped when the block ends."""
+    """MONGODB_URI when set; else the embedded database (CERTS_EMBEDDED_DB) for
+    CERTS_DATA_DIR: the one already running for that data dir, or one started now and
+    stopped when the block ends."""
     if settings.mongodb_uri:
         yield settings.mongodb_uri
         return
-    from adapters.ferretdb import EmbeddedDatabase
+    from adapters.embedded import embedded_database
 
-    embedded = EmbeddedDatabase(settings.data_dir.resolve())
+    embedded = embedded_database(settings.embedded_db, settings.data_dir.resolve())
     running = embedded.running()
     if running:
         yield running
         return
+    for other in others_files(embedded):
+        say(f"{embedded.title} starts on files of its own; {other.db_dir} holds {other.title}'s: "
+            f"set CERTS_EMBEDDED_DB={other.kind} (make run DB={other.kind}) to use them")
     uri = embedded.start()
-    say(f"embedded FerretDB started at {uri} (data in {settings.data_dir})")
+    say(f"embedded {embedded.title} started at {uri} (data in {settings.data_dir})")
     try:
         yield uri
     finally:
         embedded.stop()
+
+
+def others_files(embedded) -> list:
+    """The other embedded databases whose files are in this data dir, when this one has none
+    yet: the data made before a switch of CERTS_EMBEDDED_DB, which this one does not see."""
+    from adapters.embedded import EMBEDDED_DATABASES, embedded_database
+
+    def has_files(path) -> bool:
+        return path.is_dir() and any(path.iterdir())
+
+    if has_files(embedded.db_dir):
+        return []
+    others = [embedded_database(kind, embedded.data_dir) for kind in EMBEDDED_DATABASES if kind != embedded.kind]
+    return [other for other in others if has_files(other.db_dir)]
 
 
 def _exit_on_signal(signum, frame):
@@ -54,7 +72,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from certreissue import logs
     from certreissue.app import create_app
-    from certreissue.server import http_protocol
+    from certreissue.server import uvicorn_options
 
     logs.configure(args.log_level)
     # uvicorn re-raises the signal that stopped it once it has shut down; turning SIGTERM
@@ -67,7 +85,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log.info("serving %s%s", where, " (GraphiQL in a browser)" if settings.graphiql else "")
         uvicorn.run(
             app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on",
-            log_config=None, access_log=False, http=http_protocol(settings),
+            log_config=None, access_log=False, **uvicorn_options(settings),
         )
     return 0
 

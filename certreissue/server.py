@@ -132,6 +132,15 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
 
+def uvicorn_options(settings: Settings) -> dict:
+    """What `certreissue serve` (and the tests' server) give uvicorn: the protocol with the
+    read deadlines, and an idle keep-alive longer than clients keep theirs (httpx and most
+    HTTP clients drop an idle connection after 5 s). A server that closes first races a
+    client sending its next request on the connection being closed: the request is lost
+    with a connection reset."""
+    return {"http": http_protocol(settings), "timeout_keep_alive": settings.keep_alive_seconds}
+
+
 def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
     """The protocol class for uvicorn's `Config(http=...)`, with the settings' deadlines."""
     return type(

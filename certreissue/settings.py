@@ -9,6 +9,7 @@ from pathlib import Path
 
 from certreissue.persisted_documents import TrustedDocuments
 from certreissue.cors import parse_cors_origins
+from adapters.embedded import DEFAULT_EMBEDDED_DATABASE, EMBEDDED_DATABASES
 from domain.facts import BrandTable
 from domain.model import Role
 from domain.validity import DEFAULT_SCHEDULE, ValiditySchedule
@@ -38,6 +39,7 @@ def _positive(value: str, name: str) -> float:
 @dataclass(frozen=True)
 class Settings:
     mongodb_uri: str | None = None
+    embedded_db: str = DEFAULT_EMBEDDED_DATABASE  # without mongodb_uri: which server to start
     db_name: str = "certreissue"
     data_dir: Path = Path("./var")
     dns_nameservers: tuple[str, ...] = ()
@@ -51,6 +53,7 @@ class Settings:
     db_timeout_ms: int = 5000
     max_body_bytes: int = 1024 * 1024
     execution_timeout_seconds: float = 30.0
+    keep_alive_seconds: float = 30.0
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
     max_query_depth: int = 12
@@ -73,6 +76,7 @@ class Settings:
         nameservers = tuple(s.strip() for s in env.get("CERTS_DNS_NAMESERVERS", "").split(",") if s.strip())
         return cls(
             mongodb_uri=env.get("MONGODB_URI") or None,
+            embedded_db=_embedded_db(env.get("CERTS_EMBEDDED_DB") or DEFAULT_EMBEDDED_DATABASE),
             db_name=env.get("CERTS_DB_NAME", "certreissue"),
             data_dir=Path(env.get("CERTS_DATA_DIR", "./var")),
             dns_nameservers=nameservers,
@@ -86,6 +90,7 @@ class Settings:
             db_timeout_ms=int(env.get("CERTS_DB_TIMEOUT_MS", "5000")),
             max_body_bytes=int(env.get("CERTS_MAX_BODY_BYTES", str(1024 * 1024))),
             execution_timeout_seconds=float(env.get("CERTS_EXECUTION_TIMEOUT_SECONDS", "30")),
+            keep_alive_seconds=_positive(env.get("CERTS_KEEP_ALIVE_SECONDS", "30"), "CERTS_KEEP_ALIVE_SECONDS"),
             header_timeout_seconds=_positive(env.get("CERTS_HEADER_TIMEOUT_SECONDS", "10"), "CERTS_HEADER_TIMEOUT_SECONDS"),
             body_timeout_seconds=_positive(env.get("CERTS_BODY_TIMEOUT_SECONDS", "30"), "CERTS_BODY_TIMEOUT_SECONDS"),
             max_query_depth=int(env.get("CERTS_MAX_QUERY_DEPTH", "12")),
@@ -104,6 +109,13 @@ class Settings:
             cors_origins=parse_cors_origins(env.get("CERTS_CORS_ORIGINS")),
             graphiql_assets=Path(env["CERTS_GRAPHIQL_ASSETS"]) if env.get("CERTS_GRAPHIQL_ASSETS") else None,
         )
+
+
+def _embedded_db(text: str) -> str:
+    kind = text.strip().lower()
+    if kind not in EMBEDDED_DATABASES:
+        raise ValueError(f"CERTS_EMBEDDED_DB must be one of {', '.join(EMBEDDED_DATABASES)}, not {text!r}")
+    return kind
 
 
 def _schedule(text: str | None) -> ValiditySchedule:

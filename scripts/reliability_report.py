@@ -75,12 +75,12 @@ def main() -> None:
         "## Soak",
         "",
         "The soak's purpose is correctness under concurrency and two processes; its throughput "
-        "is bound by FerretDB's SQLite backend and by whatever else shares the machine "
+        f"is bound by the embedded database ({soak.get('database', 'FerretDB')}) and by whatever else shares the machine "
         f"(load average, 1/5/15 min, before the soak: {', '.join(f'{x:.2f}' for x in load_before)}; "
         f"after: {', '.join(f'{x:.2f}' for x in load_after)}). Performance figures are in docs/performance.md.",
         "",
         f"Command: `.venv/bin/python scripts/soak.py --minutes {minutes:g} --clients {clients}` "
-        "(FerretDB, two `certreissue serve` processes on one database, mixed traffic over "
+        f"({soak.get('database', 'FerretDB')}, two `certreissue serve` processes on one database, mixed traffic over "
         f"{soak.get('primary_domains', '?')} primary domains and {soak.get('certificates', '?')} certificates of all flows).",
         "",
         "| figure | value |",

@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from adapters.ferretdb import EmbeddedDatabase, free_port  # noqa: E402
+from adapters.embedded import embedded_database, free_port  # noqa: E402
 from adapters.invariants import check_invariants  # noqa: E402
 from certreissue.bootstrap import build_services  # noqa: E402
 from certreissue.demo import DemoCertificate, upload_entry  # noqa: E402
@@ -157,7 +157,8 @@ async def run(http, url, token, query, variables, field):
 
 async def main(args) -> int:
     work = Path(tempfile.mkdtemp(prefix="soak-"))
-    database = EmbeddedDatabase(work / "db")
+    # The embedded database CERTS_EMBEDDED_DB names (the service's default otherwise).
+    database = embedded_database(Settings.from_env().embedded_db, work / "db")
     database.start()
     settings = Settings(db_name="soak", data_dir=work / "data", rate_limit_per_minute=0)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTS_", "MONGODB_"))}
@@ -167,7 +168,7 @@ async def main(args) -> int:
     processes = [serve(env, p) for p in ports]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     services = build_services(settings, database.uri)
-    report: dict = {"clients": args.clients, "minutes": args.minutes, "processes": 2}
+    report: dict = {"clients": args.clients, "minutes": args.minutes, "processes": 2, "database": database.title}
     try:
         await asyncio.gather(*(wait_ready(u) for u in urls))
         account = "soak"

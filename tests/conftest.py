@@ -1,4 +1,5 @@
-"""Session fixtures: one real database server (FerretDB, or MONGODB_URI when set) and one
+"""Session fixtures: one real database server (the embedded one CERTS_EMBEDDED_DB names, or
+MONGODB_URI when set) and one
 real HTTP server (uvicorn running the app) for the whole run. Tests isolate themselves by
 account: each gets fresh account names."""
 
@@ -17,15 +18,21 @@ import httpx
 import pytest
 import uvicorn
 
-from adapters.ferretdb import EmbeddedDatabase
 from certreissue.app import create_app
 from certreissue.bootstrap import Services, build_services
-from certreissue.server import http_protocol
+from certreissue.server import uvicorn_options
 from certreissue.settings import Settings
 from domain.model import Role
 from tests import certs
 from tests.support.dnsserver import ChallengeDNS
+from tests.support.embedded import EMBEDDED_DB, new_embedded
 from tests.support.httpserver import FileSite
+
+
+def pytest_report_header(config) -> str:
+    if os.environ.get("MONGODB_URI"):
+        return "database: MONGODB_URI"
+    return f"database: embedded {EMBEDDED_DB} (CERTS_EMBEDDED_DB; `make test DB=secantus|ferretdb`)"
 
 
 def free_port() -> int:
@@ -45,11 +52,12 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def database_uri(tmp_path_factory) -> Iterator[str]:
-    """MONGODB_URI when set (real MongoDB), else a FerretDB of our own on a free port."""
+    """MONGODB_URI when set (real MongoDB), else an embedded database of our own on a free
+    port: CERTS_EMBEDDED_DB's kind (`make test DB=secantus|ferretdb`)."""
     if os.environ.get("MONGODB_URI"):
         yield os.environ["MONGODB_URI"]
         return
-    embedded = EmbeddedDatabase(tmp_path_factory.mktemp("ferretdb"))
+    embedded = new_embedded(tmp_path_factory.mktemp(EMBEDDED_DB))
     embedded.start()
     try:
         yield embedded.uri
@@ -107,7 +115,7 @@ class ApiServer:
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(settings, uri), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
-            http=http_protocol(settings),  # the service's read deadlines (certreissue/server.py)
+            **uvicorn_options(settings),  # the service's read deadlines and keep-alive (certreissue/server.py)
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

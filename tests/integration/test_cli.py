@@ -16,8 +16,8 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from adapters.ferretdb import EmbeddedDatabase
 from tests.conftest import GraphQLClient
+from tests.support.embedded import embedded_env, new_embedded
 
 CLI = str(Path(sys.executable).parent / "certreissue")
 TOKEN = re.compile(r"crt1_[A-Za-z0-9_-]{43}")
@@ -163,15 +163,16 @@ async def test_demo_loads_certificates_of_all_four_flows_and_prints_working_toke
 
 
 async def test_commands_reuse_the_embedded_database_already_running_for_the_data_dir(tmp_path):
-    embedded = EmbeddedDatabase(tmp_path)
+    embedded = new_embedded(tmp_path)
     embedded.start()
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTS_", "MONGODB_"))}
         env["CERTS_DATA_DIR"] = str(tmp_path)
+        env.update(embedded_env())
         result = run("token", "create", "--account", account("reuse", env), "--role", "owner", env=env)
         assert result.returncode == 0, result.stderr
-        assert "started" not in result.stderr  # no second FerretDB on the same files
-        assert json.loads((tmp_path / "ferretdb.json").read_text())["pid"] == embedded.process.pid
+        assert "started" not in result.stderr  # no second database server on the same files
+        assert json.loads(embedded.state_path.read_text())["pid"] == embedded.process.pid
         client = AsyncMongoClient(embedded.uri)
         try:
             assert await client.certreissue.api_tokens.count_documents({"account": "reuse"}) == 1
@@ -184,11 +185,33 @@ async def test_commands_reuse_the_embedded_database_already_running_for_the_data
 async def test_a_command_with_no_database_running_starts_one_and_stops_it(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTS_", "MONGODB_"))}
     env["CERTS_DATA_DIR"] = str(tmp_path)
+    env.update(embedded_env())
     result = run("account", "create", "solo", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "solo"
-    assert not (tmp_path / "ferretdb.json").exists()  # stopped again
-    assert EmbeddedDatabase(tmp_path).running() is None
+    embedded = new_embedded(tmp_path)
+    assert not embedded.state_path.exists()  # stopped again
+    assert embedded.running() is None
+
+
+async def test_a_data_dir_left_by_the_other_embedded_database_is_pointed_out_not_silently_ignored(tmp_path):
+    """Each embedded database keeps its own files: a ./var filled by FerretDB (db/) before
+    SecantusDB became the default would look empty; the command says where the data is."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTS_", "MONGODB_"))}
+    env["CERTS_DATA_DIR"] = str(tmp_path)
+    env.update(embedded_env())
+    other = new_embedded(tmp_path)
+    other_kind = "ferretdb" if other.kind == "secantus" else "secantus"
+    from adapters.embedded import embedded_database
+
+    left = embedded_database(other_kind, tmp_path).db_dir
+    left.mkdir(parents=True)
+    (left / "left-by-an-earlier-run").write_bytes(b"")
+    result = run("account", "create", "moved", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"CERTS_EMBEDDED_DB={other_kind}" in result.stderr and str(left) in result.stderr
+    again = run("account", "list", env=env)
+    assert "CERTS_EMBEDDED_DB" not in again.stderr  # said once: this database has files of its own now
 
 
 async def test_serve_answers_healthz_and_stops_its_embedded_database_on_sigterm(tmp_path):
@@ -201,6 +224,7 @@ async def test_serve_answers_healthz_and_stops_its_embedded_database_on_sigterm(
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTS_", "MONGODB_"))}
     env["CERTS_DATA_DIR"] = str(tmp_path)
+    env.update(embedded_env())
     process = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     try:
@@ -214,12 +238,12 @@ async def test_serve_answers_healthz_and_stops_its_embedded_database_on_sigterm(
             assert time.monotonic() < deadline and process.poll() is None, "serve did not become ready"
             time.sleep(0.2)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-        pid = json.loads((tmp_path / "ferretdb.json").read_text())["pid"]
+        pid = json.loads(new_embedded(tmp_path).state_path.read_text())["pid"]
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
     time.sleep(0.5)
-    assert not (tmp_path / "ferretdb.json").exists()
+    assert not new_embedded(tmp_path).state_path.exists()
     assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
 
 

@@ -12,8 +12,8 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from adapters import authority
-from adapters.ferretdb import EmbeddedDatabase
 from adapters.sealing import load_or_create_master_key
+from tests.support.embedded import new_embedded
 
 
 def modes(root: Path) -> dict[str, str]:
@@ -49,7 +49,7 @@ def open_umask():
 async def use_data_dir(data_dir: Path) -> dict[str, str]:
     """Starts the embedded database there, writes through PyMongo, creates the master key
     and the CA the service creates there; returns what is too open while it all runs."""
-    embedded = EmbeddedDatabase(data_dir)
+    embedded = new_embedded(data_dir)
     embedded.start()
     try:
         client = AsyncMongoClient(embedded.uri)
@@ -60,8 +60,8 @@ async def use_data_dir(data_dir: Path) -> dict[str, str]:
             await client.close()
         load_or_create_master_key(data_dir)
         authority.load_or_create(data_dir)
-        assert (data_dir / "ferretdb.json").exists() and (data_dir / "ferretdb.log").exists()
-        assert any((data_dir / "db").iterdir()), "FerretDB wrote no files: the test would prove nothing"
+        assert embedded.state_path.exists() and embedded.log_path.exists()
+        assert any(embedded.db_dir.iterdir()), f"{embedded.title} wrote no files: the test would prove nothing"
         return loose(data_dir)
     finally:
         embedded.stop()
@@ -75,11 +75,13 @@ async def test_a_new_data_dir_and_everything_in_it_are_private(tmp_path, open_um
 
 async def test_an_existing_data_dir_with_loose_modes_is_made_private(tmp_path, open_umask):
     data_dir = tmp_path / "var"
-    (data_dir / "db").mkdir(parents=True)
+    paths = new_embedded(data_dir)  # where the embedded database keeps its files and log
+    db_dir, log = paths.db_dir, paths.log_path
+    db_dir.mkdir(parents=True)
     (data_dir / "ca").mkdir()
-    (data_dir / "ferretdb.log").write_text("from an earlier run\n")
-    (data_dir / "db" / "left-by-an-earlier-run.txt").write_bytes(b"")
-    for path, mode in ((data_dir, 0o755), (data_dir / "db", 0o755), (data_dir / "ca", 0o755),
-                       (data_dir / "ferretdb.log", 0o644), (data_dir / "db" / "left-by-an-earlier-run.txt", 0o644)):
+    log.write_text("from an earlier run\n")
+    (db_dir / "left-by-an-earlier-run.txt").write_bytes(b"")
+    for path, mode in ((data_dir, 0o755), (db_dir, 0o755), (data_dir / "ca", 0o755),
+                       (log, 0o644), (db_dir / "left-by-an-earlier-run.txt", 0o644)):
         path.chmod(mode)
     assert await use_data_dir(data_dir) == {}, modes(data_dir)

@@ -253,7 +253,7 @@ def test_api_sets_only_documented_environment_variables(api):
 def test_every_setting_the_service_reads_is_documented():
     """Each variable certreissue/settings.py (or the embedded database) reads is in the table."""
     read = set()
-    for source in ("certreissue/settings.py", "adapters/ferretdb.py"):
+    for source in ("certreissue/settings.py", "adapters/embedded.py", "adapters/ferretdb.py", "adapters/secantus.py"):
         read |= set(re.findall(r'"((?:CERTS|MONGODB)_[A-Z0-9_]+)"', (REPO / source).read_text()))
     missing = read - documented_variables()
     assert read and not missing, f"read but not in the README's configuration table: {sorted(missing)}"

@@ -19,17 +19,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.ferretdb import EmbeddedDatabase, free_port
+from adapters.embedded import free_port
 from adapters.invariants import check_invariants
 from certreissue.bootstrap import build_services
 from domain.model import Role
 from domain.ports import Clock
 from domain.rules import LOCK_GRACE
 from tests.conftest import ApiServer, GraphQLClient, new_token
+from tests.support.embedded import new_embedded
 from tests.integration.reissue_api import CANCEL, REQUEST, unique_zone, upload_cert
 
 pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("MONGODB_URI")), reason="stops and restarts its own FerretDB; MONGODB_URI cannot be stopped"
+    bool(os.environ.get("MONGODB_URI")), reason="stops and restarts its own embedded database; MONGODB_URI cannot be stopped"
 )
 
 
@@ -73,7 +74,7 @@ async def test_a_database_outage_fails_requests_fast_and_the_service_recovers_wi
     settings, tmp_path
 ):
     port = free_port()
-    database = EmbeddedDatabase(tmp_path / "db", port=port)
+    database = new_embedded(tmp_path / "db", port=port)
     database.start()
     api_settings = dataclasses.replace(
         settings, db_name=f"faults_{uuid.uuid4().hex[:8]}", data_dir=tmp_path / "data", db_timeout_ms=1000
@@ -107,7 +108,7 @@ async def test_a_database_outage_fails_requests_fast_and_the_service_recovers_wi
             assert elapsed < 10
             assert ready.status_code == 503
 
-            database = EmbeddedDatabase(tmp_path / "db", port=port)
+            database = new_embedded(tmp_path / "db", port=port)
             database.start()
             deadline = time.monotonic() + 30
             while (await http.get("/readyz")).status_code != 200:

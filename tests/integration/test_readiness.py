@@ -11,11 +11,12 @@ import uuid
 import httpx
 import pytest
 
-from adapters.ferretdb import EmbeddedDatabase
+from adapters.embedded import EmbeddedServer
 from certreissue.bootstrap import build_services
 from certreissue.settings import Settings
 from domain.model import Role
 from tests.conftest import ApiServer, free_port, new_token
+from tests.support.embedded import new_embedded
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("MONGODB_URI")),
@@ -45,15 +46,15 @@ async def poll_status(client: httpx.AsyncClient, path: str, want: int, within: f
 
 async def test_readiness_follows_the_database_down_and_back_up_without_a_restart(tmp_path):
     port = free_port()
-    db_dir = tmp_path / "ferretdb"
+    db_dir = tmp_path / "embedded-db"
     settings = Settings(
         db_name=f"certreissue_ready_{uuid.uuid4().hex[:8]}",
         data_dir=tmp_path / "api-data",
         graphiql=True,
         db_timeout_ms=1000,
     )
-    first = EmbeddedDatabase(db_dir, port=port)
-    second: EmbeddedDatabase | None = None
+    first = new_embedded(db_dir, port=port)
+    second: EmbeddedServer | None = None
     api: ApiServer | None = None
     services = None
     try:
@@ -82,7 +83,7 @@ async def test_readiness_follows_the_database_down_and_back_up_without_a_restart
             assert outage.status_code in (200, 503), outage.text
             assert outage.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
 
-            second = EmbeddedDatabase(db_dir, port=port)
+            second = new_embedded(db_dir, port=port)
             await asyncio.to_thread(second.start)
             seen = await poll_status(client, "/readyz", 200, BACK_WITHIN_SECONDS)
             assert set(seen) <= {200, 503}

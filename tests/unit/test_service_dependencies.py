@@ -45,3 +45,14 @@ def test_motor_is_no_dependency():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     every = [*project["dependencies"], *(d for deps in project["optional-dependencies"].values() for d in deps)]
     assert not [d for d in every if d.lower().replace("_", "-").startswith("motor")]
+
+
+def test_secantusdb_is_a_pinned_dependency_run_as_a_process_never_imported():
+    """SecantusDB is GPL-2.0-only: the project starts its console script (adapters/secantus.py)
+    and speaks the wire protocol to it; no module of ours imports it or its WiredTiger binding."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "secantusdb==0.7.0b3" in project["dependencies"]
+    for package in ALL_CODE:
+        modules = imported_modules(package)
+        for gpl in ("secantus", "wiredtiger"):
+            assert gpl not in modules, modules.get(gpl)

@@ -36,3 +36,14 @@ def test_configured_brands_and_schedule_are_used():
     settings = Settings.from_env({"CERTS_BRAND_ISSUERS": "Comodo=SECTIGO", "CERTS_VALIDITY_SCHEDULE": "90"})
     assert settings.brands.brand_of("COMODO RSA Domain Validation") == Brand.SECTIGO
     assert settings.validity_schedule.max_days(datetime(2030, 1, 1, tzinfo=UTC)) == 90
+
+
+def test_the_embedded_database_is_chosen_by_certs_embedded_db():
+    assert Settings.from_env({}).embedded_db == "secantus"  # the default since the trial (docs/embedded-database.md)
+    assert Settings.from_env({"CERTS_EMBEDDED_DB": "ferretdb"}).embedded_db == "ferretdb"
+    assert Settings.from_env({"CERTS_EMBEDDED_DB": "FerretDB"}).embedded_db == "ferretdb"
+
+
+def test_an_unknown_embedded_database_is_refused_naming_the_choices():
+    with pytest.raises(ValueError, match="CERTS_EMBEDDED_DB must be one of secantus, ferretdb"):
+        Settings.from_env({"CERTS_EMBEDDED_DB": "sqlite"})
