@@ -1,6 +1,7 @@
 """`python -m bench [--quick] [--only SECTION ...]`: measure, then write the report.
 
-Sections (all by default): throughput, changes, profile, memory, scale. Raw figures go to
+Sections (all by default): throughput, changes, profile, memory, scale (one account), spread
+(the same certificates over many accounts). Raw figures go to
 <output>.json next to the report; `--only` re-measures some sections and keeps the others'
 figures from that file, so every figure in the report can be reproduced on its own.
 """
@@ -28,7 +29,7 @@ from bench import report
 from bench.scenarios import PAGE, REQUEST_REASON, SCENARIOS, graphql_body, payload_of, request_for
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("throughput", "changes", "profile", "memory", "scale")
+SECTIONS = ("throughput", "changes", "profile", "memory", "scale", "spread")
 DB_BENCH = "certreissue_bench"
 DB_SCALE = "certreissue_bench_scale"
 # Per 40 actions (a cycle is two requests): mostly the cheap reads, a page and cycles among
@@ -55,6 +56,7 @@ class Options:
     max_requests: int
     scale_certificates: int
     scale_accounts: int
+    spread_accounts: int
     scale_requests: int
     memory_requests: int
     profile_seconds: float
@@ -88,6 +90,8 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--scale-accounts", type=int, default=1,
                    help="spread the scale certificates over this many accounts, round-robin, and page through "
                    "the first (default 1: all in one account; e.g. 1000 for 1,000 accounts x 100)")
+    p.add_argument("--spread-accounts", type=int,
+                   help="the spread section: the scale certificates over this many accounts (default 1000; quick 20)")
     p.add_argument("--scale-requests", type=int, help="requests per page in the scale test (default 2; quick 2)")
     p.add_argument("--memory-requests", type=int, help="mixed requests of the memory test (default 100000; quick 200)")
     p.add_argument("--profile-seconds", type=float, help="seconds per scenario in-process (default 4; quick 1)")
@@ -117,6 +121,7 @@ def parse_args(argv: list[str] | None) -> Options:
         max_requests=pick(a.max_requests, 20000, 20000),
         scale_certificates=pick(a.scale_certificates, 100_000, 2000),
         scale_accounts=max(1, a.scale_accounts),
+        spread_accounts=max(2, pick(a.spread_accounts, 1000, 20)),
         scale_requests=pick(a.scale_requests, 2, 2),
         memory_requests=pick(a.memory_requests, 100_000, 200),
         profile_seconds=pick(a.profile_seconds, 4.0, 1.0),
@@ -491,13 +496,15 @@ async def _explain_and_time(uri: str, ids: list[str], reps: int, account: str) -
         await client.close()
 
 
-def run_scale(opts: Options, uri: str, data_dir: Path, work: Path) -> dict:
+def run_scale(opts: Options, uri: str, data_dir: Path, work: Path, accounts: int | None = None) -> dict:
+    """The scale certificates in `accounts` accounts (default --scale-accounts), paged
+    through one of them."""
     from bench.dataset import load_scale_account, scale_account
     from domain.model import Role
     from domain.pagination import encode_cursor
 
     settings = settings_for(data_dir, DB_SCALE, uri)
-    total, accounts = opts.scale_certificates, opts.scale_accounts
+    total, accounts = opts.scale_certificates, accounts or opts.scale_accounts
     account = scale_account(0, accounts)
     log(f"scale: loading {total} certificates into {accounts} account(s)")
     started = time.monotonic()
@@ -704,6 +711,7 @@ def main(argv: list[str] | None = None) -> int:
             "profile": lambda: run_profile(opts, uri, data_dir, work, bench),
             "memory": lambda: run_memory(opts, uri, data_dir, work, bench),
             "scale": lambda: run_scale(opts, uri, data_dir, work),
+            "spread": lambda: run_scale(opts, uri, data_dir, work, opts.spread_accounts),
         }
         for name in SECTIONS:
             if name in opts.only:
@@ -711,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
                 before = {"at": datetime.now(UTC).strftime("%H:%M:%S UTC"), "loadavg": list(os.getloadavg()),
                           "busy": busy_processes(), "commit": git_commit()}
                 results[name] = sections[name]()
-                if name == "scale":
+                if name in ("scale", "spread"):
                     results[name]["server"] = results["machine"]["server"]
                 results[name]["conditions"] = {
                     "start": before,

@@ -380,6 +380,22 @@ def _targets(results: dict) -> str:
                      "ratio met, **not index-backed on FerretDB** (see Scale)" if ferret and deep <= 1.5
                      else "met; index-backed, **sorted in memory on SecantusDB** (see Scale)" if secantus and deep <= 1.5
                      else ("met" if deep <= 1.5 else "**not met**")])
+    if "spread" in results:
+        sp = results["spread"]
+        lat = sp["latency"]
+        worst = max(lat["first page"]["median_ms"], lat["page after cursor"]["median_ms"])
+        rows.append([f"{sp['total_certificates']:,} certificates across {sp['accounts']:,} accounts: first page and "
+                     "deep page under 50 ms each",
+                     f"first page {lat['first page']['median_ms']:.0f} ms, page after cursor "
+                     f"{lat['page after cursor']['median_ms']:.0f} ms; `certificate(id)` {lat['certificate(id)']['median_ms']:.0f} ms",
+                     "met" if worst < 50 else "**not met**"])
+    if "throughput" in results:
+        cells = report.summarize(results["throughput"]["records"])
+        for scenario, label, floor in (("certificate", "`certificate(id)`", 1000), ("certificates50", "`certificates(first: 50)` nested", 100)):
+            cell = cells.get((scenario, 32))
+            if cell:
+                rows.append([f"{label} >= {floor:,} req/s at 32 clients", f"{cell.graphql_rps:.0f} req/s",
+                             "met" if cell.graphql_rps >= floor else "**not met**"])
     if "memory" in results:
         m = results["memory"]
         rows.append([f"RSS growth < 10% over 100,000 mixed requests",
@@ -447,6 +463,8 @@ def write_report(results: dict, output: Path) -> list[str]:
         parts.append(_profile(results["profile"]))
     if "scale" in results:
         parts.append(_scale(results["scale"]))
+    if "spread" in results:
+        parts.append(_scale(results["spread"]))
     if "memory" in results:
         parts.append(_memory(results["memory"]))
     parts += [
