@@ -1,4 +1,4 @@
-"""The HTTP application: Starlette with /graphql (Strawberry), /healthz and /readyz.
+"""The HTTP application: Starlette with /graphql (Strawberry), /healthz, /readyz and the web console at /console.
 
 /graphql speaks GraphQL over HTTP (graphql_http.py: media types, status codes, 405 for a
 mutation by GET or another method, 406, 415) and runs persisted documents
@@ -46,6 +46,7 @@ from certreissue.graphql_http import (
 )
 from certreissue.persisted_documents import AutomaticPersistedQueries, Documents
 from certreissue.cors import ApiCORSMiddleware
+from certreissue.console import ConsoleAssets
 from certreissue.graphiql import GraphiQLAssets
 from certreissue.request_json import BadRequest
 from certreissue.security_headers import SecurityHeadersMiddleware
@@ -232,6 +233,7 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
     `tuning` is for `make bench` only (each optimisation's before/after)."""
     services_ref: dict = {}
     ide = GraphiQLAssets.load(settings.graphiql_assets) if settings.graphiql else None
+    web_console = ConsoleAssets.load(settings.console_assets)  # /console: certreissue/console.py
     graphql_app = CertReissueGraphQL(
         services_ref,
         tuning=tuning,
@@ -354,6 +356,7 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *(ide.routes() if ide else []),
+            *web_console.routes(),
         ],
         lifespan=lifespan,
     )

@@ -69,6 +69,7 @@ class Settings:
     adhoc_document_roles: frozenset[Role] = frozenset()  # may send other documents all the same
     cors_origins: tuple[str, ...] = ()  # certreissue/cors.py: empty, same-origin only
     graphiql_assets: Path | None = None  # certreissue/graphiql.py: None, graphiql/dist of the source tree
+    console_assets: Path | None = None  # certreissue/console.py: None, console/dist of the source tree
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -108,6 +109,7 @@ class Settings:
             adhoc_document_roles=_roles(env.get("CERTS_ADHOC_DOCUMENT_ROLES", "")),
             cors_origins=parse_cors_origins(env.get("CERTS_CORS_ORIGINS")),
             graphiql_assets=Path(env["CERTS_GRAPHIQL_ASSETS"]) if env.get("CERTS_GRAPHIQL_ASSETS") else None,
+            console_assets=Path(env["CERTS_CONSOLE_ASSETS"]) if env.get("CERTS_CONSOLE_ASSETS") else None,
         )
 
 
