@@ -12,6 +12,10 @@ AUDIT_STAMP := audit/node_modules/.package-lock.json
 # GraphiQL, built from the npm packages pinned in graphiql/package-lock.json (no CDN).
 GRAPHIQL_DEPS := graphiql/node_modules/.installed
 GRAPHIQL_BUILD := graphiql/dist/manifest.json
+# The web console (console/): React, urql, Vite, typed from schema.graphql; served at /console.
+CONSOLE_DEPS := console/node_modules/.installed
+CONSOLE_BUILD := console/dist/console-build.json
+CONSOLE_SOURCES := $(shell find console/src -type f -not -path 'console/src/gql/*' 2>/dev/null)
 # The embedded database for run, test, bench and reliability: secantus (SecantusDB, a
 # Python package installed into the venv) or ferretdb (FerretDB, built with Go, and only
 # then). `make test DB=ferretdb`; CERTS_EMBEDDED_DB in the environment is the default.
@@ -23,7 +27,7 @@ EMBEDDED := $(if $(filter ferretdb,$(DB)),$(FERRETDB))
 
 .PHONY: install run test clean reliability audit-http chromium
 
-install: $(STAMP) $(EMBEDDED) $(AUDIT_STAMP) $(GRAPHIQL_BUILD) chromium
+install: $(STAMP) $(EMBEDDED) $(AUDIT_STAMP) $(GRAPHIQL_BUILD) $(CONSOLE_BUILD) chromium
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -56,6 +60,18 @@ $(GRAPHIQL_DEPS): graphiql/package.json graphiql/package-lock.json graphiql/.npm
 $(GRAPHIQL_BUILD): $(GRAPHIQL_DEPS) graphiql/build.mjs $(wildcard graphiql/src/*)
 	cd graphiql && $(NPM) run --silent build
 
+# The console: npm ci again only when its lock changes; the build (graphql-codegen from
+# schema.graphql, tsc --noEmit, vite build, gzipped copies; about 15 s) only when its
+# sources, its configuration or the served schema change.
+$(CONSOLE_DEPS): console/package.json console/package-lock.json console/.npmrc
+	@sh scripts/check-node.sh console
+	cd console && $(NPM) ci --no-progress --loglevel=error  # (the EBADENGINE notes: console/.npmrc)
+	touch $@
+
+$(CONSOLE_BUILD): $(CONSOLE_DEPS) schema.graphql $(CONSOLE_SOURCES) console/index.html console/codegen.ts \
+		console/subscriptions.graphql console/tsconfig.json console/vite.config.ts console/scripts/postbuild.mjs
+	cd console && $(NPM) run --silent build
+
 # Debian's chromium for the browser tests (apt-get when missing and run as root).
 chromium:
 	@sh scripts/install-chromium.sh
@@ -67,7 +83,7 @@ test: install
 	CERTS_EMBEDDED_DB=$(DB) $(VENV)/bin/python -m pytest
 
 clean:
-	rm -rf $(VENV) .tools audit/node_modules graphiql/node_modules graphiql/dist
+	rm -rf $(VENV) .tools audit/node_modules graphiql/node_modules graphiql/dist console/node_modules console/dist console/src/gql
 
 # graphql-http's auditServer against a service started for the run (its own embedded
 # database, or MONGODB_URI); prints every result, fails on any warning or error.
