@@ -1,7 +1,8 @@
 """`python -m bench [--quick] [--only SECTION ...]`: measure, then write the report.
 
 Sections (all by default): throughput, changes, profile, memory, scale (one account), spread
-(the same certificates over many accounts). Raw figures go to
+(the same certificates over many accounts), console (the web console's size and how soon its
+first screen is usable, in headless Chromium). Raw figures go to
 <output>.json next to the report; `--only` re-measures some sections and keeps the others'
 figures from that file, so every figure in the report can be reproduced on its own.
 """
@@ -26,10 +27,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import report
+from bench.console import run_console
 from bench.scenarios import PAGE, REQUEST_REASON, SCENARIOS, graphql_body, payload_of, request_for
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("throughput", "changes", "profile", "memory", "scale", "spread")
+SECTIONS = ("throughput", "changes", "profile", "memory", "scale", "spread", "console")
 DB_BENCH = "certreissue_bench"
 DB_SCALE = "certreissue_bench_scale"
 # Per 40 actions (a cycle is two requests): mostly the cheap reads, a page and cycles among
@@ -712,6 +714,9 @@ def main(argv: list[str] | None = None) -> int:
             "memory": lambda: run_memory(opts, uri, data_dir, work, bench),
             "scale": lambda: run_scale(opts, uri, data_dir, work),
             "spread": lambda: run_scale(opts, uri, data_dir, work, opts.spread_accounts),
+            "console": lambda: run_console(
+                opts, uri, data_dir, work, api_process=ApiProcess, settings_for=settings_for, with_services=with_services
+            ),
         }
         for name in SECTIONS:
             if name in opts.only:

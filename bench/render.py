@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import report
+from bench import console, report
 from bench.scenarios import CERTIFICATE, CERTIFICATES, PAGE, PREVIEW, REQUEST, CANCEL, SCENARIOS
 
 SCENARIO_TEXT = {
@@ -401,6 +401,8 @@ def _targets(results: dict) -> str:
         rows.append([f"RSS growth < 10% over 100,000 mixed requests",
                      f"{m['growth']:+.1%} over {m['requests']} requests",
                      ("met" if m["growth"] < 0.10 else "**not met**") + ("" if m["requests"] >= 100_000 else " (fewer requests)")])
+    if "console" in results:
+        rows.extend(console.targets(results["console"]))
     if not rows:
         return ""
     return "\n".join(["## Targets", "", report.md_table(["target", "this run", ""], rows), ""]) + "\n"
@@ -467,6 +469,9 @@ def write_report(results: dict, output: Path) -> list[str]:
         parts.append(_scale(results["spread"]))
     if "memory" in results:
         parts.append(_memory(results["memory"]))
+    if "console" in results:
+        parts.append(console.section(results["console"], conditions(results["console"]), report.md_table))
+        lines = [*lines, *console.summary_lines(results["console"])]
     parts += [
         "## The GraphQL documents",
         "",

@@ -72,3 +72,44 @@ def test_summary_lines_report_32_clients_or_the_highest_measured():
     assert report.reference_concurrency([1, 8]) == 8
     table = report.throughput_table(cells, ["certificate"], [1, 8, 32, 64])
     assert table.count("\n| certificate |") == 4
+
+
+def console_result(cold_p90_ms: float, js_gzip: int) -> dict:
+    samples = [cold_p90_ms / 2, cold_p90_ms]
+    usable = {when: {"median_ms": samples[0], "p90_ms": samples[1], "samples_ms": samples} for when in ("cold", "warm")}
+    return {
+        "sizes": {
+            "files": {"index-A.js": {"bytes": 4 * js_gzip, "gzip": js_gzip}, "index-B.css": {"bytes": 6000, "gzip": 2000}},
+            "js": {"bytes": 4 * js_gzip, "gzip": js_gzip},
+            "css": {"bytes": 6000, "gzip": 2000},
+            "budget_gzip_bytes": 250_000,
+            "versions": {"react": "19.3.1"},
+        },
+        "runs": 2,
+        "usable": {"signIn": usable, "list": usable},
+        "transfer": {key: {"requests": 4, "bytes": 110_000, "scripts": 106_000} for key in ("signInCold", "signInWarm", "listCold", "listWarm")},
+        "budget_usable_ms": 1000,
+        "command": ".venv/bin/python -m bench --only console",
+    }
+
+
+def test_the_console_section_reports_its_figures_and_compares_them_with_the_budget():
+    from bench import console
+
+    within = console.targets(console_result(640.0, 105_600))
+    assert [row[2] for row in within] == ["met", "met"] and within[0][1] == "105.6 kB"
+    over = console.targets(console_result(1200.0, 260_000))
+    assert [row[2] for row in over] == ["**not met**", "**not met**"]
+    lines = console.summary_lines(console_result(640.0, 105_600))
+    assert lines[0] == "console js_bytes=422400 js_gzip_bytes=105600 budget_gzip_bytes=250000"
+    assert lines[1] == "console sign_in_usable cold_median_ms=320 cold_p90_ms=640 warm_median_ms=320 warm_p90_ms=640"
+    text = console.section(console_result(640.0, 105_600), "", report.md_table)
+    assert "## Web console" in text and "| `index-A.js` | 422.4 | 105.6 |" in text
+    skipped = {"skipped": "console/dist is not built (make install)", "command": "x"}
+    assert console.targets(skipped)[0][1].startswith("not measured") and "Not measured" in console.section(skipped, "", report.md_table)
+
+
+def test_percentiles_of_the_console_samples():
+    from bench.console import percentile
+
+    assert percentile([5.0, 1.0, 3.0], 0.5) == 3.0 and percentile([5.0, 1.0, 3.0], 0.9) == 5.0 and percentile([], 0.5) == 0.0
