@@ -9,13 +9,25 @@ COPY graphiql/package.json graphiql/package-lock.json graphiql/.npmrc graphiql/b
 COPY graphiql/src/ src/
 RUN npm ci --no-progress && npm run --silent build
 
+# The web console's files, built from console/'s pinned npm packages as `make install` does;
+# graphql-codegen types its operations from the schema the service serves.
+FROM node:20-slim AS console
+WORKDIR /build
+COPY schema.graphql ./
+COPY console/package.json console/package-lock.json console/.npmrc console/index.html console/codegen.ts \
+     console/subscriptions.graphql console/tsconfig.json console/vite.config.ts console/
+COPY console/scripts/ console/scripts/
+COPY console/src/ console/src/
+RUN cd console && npm ci --no-progress --loglevel=error && npm run --silent build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CERTS_DATA_DIR=/data \
-    CERTS_GRAPHIQL_ASSETS=/opt/certreissue/graphiql
+    CERTS_GRAPHIQL_ASSETS=/opt/certreissue/graphiql \
+    CERTS_CONSOLE_ASSETS=/opt/certreissue/console
 
 RUN groupadd --system --gid 10001 certreissue \
  && useradd --system --uid 10001 --gid certreissue --no-create-home \
@@ -33,6 +45,7 @@ COPY certreissue/ certreissue/
 RUN pip install --no-cache-dir . \
  && rm -rf build *.egg-info
 COPY --from=graphiql /build/dist/ /opt/certreissue/graphiql/
+COPY --from=console /build/console/dist/ /opt/certreissue/console/
 
 # /data is owned by the service user, so a fresh named volume mounted there is too.
 VOLUME ["/data"]
