@@ -4,7 +4,10 @@
 // elsewhere, tries to reject without a reason (the API's userError at its field), then
 // approves. The owner's page is left alone: it must move to "Issued" by itself, from the
 // subscription's message over the WebSocket, with no request of its own.
-// Task: {url, ownerToken, reviewerToken, certificateId, domain, organization, failureScreenshot, screenshots: {review}}.
+// Then an operator (a third context) confirms the CA's verification of another reissue,
+// one of an OV certificate of another brand that the fixture requested through the API.
+// Task: {url, ownerToken, reviewerToken, operatorToken, certificateId, domain, organization,
+// caDomain, failureScreenshot, screenshots: {review}}.
 
 import { WAIT, axe, personContext, readTask, shownStatus, signIn, withBrowser } from './browser.mjs';
 
@@ -87,4 +90,17 @@ await withBrowser(task, async (browser, record) => {
   record.ownerStatus.push(await shownStatus(page));
   record.ownerPostsSinceApproval = owner.seen.graphqlPosts.length - ownerPostsBefore;
   record.ownerEvents = await page.locator('ol.events').innerText();
+
+  // The operator's queue: the reissue waiting for the CA's verification.
+  const operator = await personContext(browser, record, 'operator', task.url);
+  await operator.page.goto(`${task.url}/console/`, WAIT);
+  await signIn(operator.page, task.url, task.operatorToken);
+  await operator.page.getByRole('heading', { name: 'Review queue', level: 1 }).waitFor(WAIT);
+  const waiting = operator.page.locator('article', { has: operator.page.getByRole('heading', { name: task.caDomain }) });
+  await waiting.waitFor(WAIT);
+  record.operatorItem = await waiting.innerText();
+  await axe(operator.page, record, 'review queue: CA verification');
+  await waiting.getByRole('button', { name: 'Confirm CA verification' }).click();
+  await operator.page.getByRole('heading', { name: task.caDomain }).waitFor({ state: 'detached', ...WAIT });
+  record.operatorQueueAfter = await operator.page.locator('.summary').innerText();
 });

@@ -20,12 +20,12 @@ import pytest
 from certreissue.bootstrap import build_services
 from tests.browser.conftest import CONSOLE, REPO, drive, origin_of
 from tests.conftest import GraphQLClient, free_port, new_token
-from tests.integration.reissue_api import GET, unique_zone, upload_cert
+from tests.integration.reissue_api import GET, request, unique_zone, upload_cert
 from tests.support.dnsserver import ChallengeDNS
 from tests.support.serve import ServeProcess
 
 PAGE_SIZE = 10  # console/src/screens/CertificateList.tsx
-FILLERS = 10  # with the three certificates below: two pages of the list
+CERTIFICATES = 13  # uploaded by the fixture: two pages of the list
 # The served schema has the live-status subscriptions once they are merged; until then
 # the owner's page cannot learn of a reviewer's decision by itself, and says so.
 SUBSCRIPTIONS = "type Subscription" in (REPO / "schema.graphql").read_text()
@@ -38,10 +38,12 @@ class Site:
     dns_records: Path
     owner: str
     reviewer: str
+    operator: str
     api: GraphQLClient
     target: dict  # PAID_DV, DNS validation
     invalid: dict  # PAID_DV, for the userError
     organization: dict  # WoTrus OV: manual review under a new organization name
+    ca_verification: dict  # the reissue of a DigiCert OV, waiting for the CA's verification
     shots: Path
 
 
@@ -68,13 +70,19 @@ async def site(console_browser, settings, database_uri, tmp_path_factory):
             target, _ = await upload_cert(api, f"shop.{unique_zone()}", brand="SECTIGO")
             invalid, _ = await upload_cert(api, f"api.{unique_zone()}", brand="GEOTRUST")
             organization, _ = await upload_cert(api, f"corp.{unique_zone()}", brand="WOTRUS", level="OV", org="Example Corp")
+            other_brand, _ = await upload_cert(api, f"pay.{unique_zone()}", brand="DIGICERT", level="OV", org="Example Pay")
+            requested = await request(api, certificateId=other_brand["id"], reason="re-key")
+            assert requested["userErrors"] == [] and requested["reissue"]["status"] == "PENDING_CA_VERIFICATION"
             fillers = unique_zone()
-            for i in range(FILLERS):
+            for i in range(CERTIFICATES - 4):  # the four above, then fillers
                 await upload_cert(api, f"site{i}.{fillers}", brand="DIGICERT")
             shots = work / "screenshots"
             shots.mkdir()
             print(f"console screenshots in {shots}")
-            yield Site(serve.url, records, owner, staff["reviewer"], api, target, invalid, organization, shots)
+            yield Site(
+                serve.url, records, owner, staff["reviewer"], staff["operator"], api,
+                target, invalid, organization, requested["reissue"], shots,
+            )
     finally:
         serve.stop()
         dns.stop()
@@ -112,6 +120,8 @@ def review(site) -> dict:
         {
             "ownerToken": site.owner,
             "reviewerToken": site.reviewer,
+            "operatorToken": site.operator,
+            "caDomain": site.ca_verification["domain"],
             "certificateId": site.organization["id"],
             "domain": site.organization["domain"],
             "organization": "Example Corp International",
@@ -129,7 +139,7 @@ def errors_and_sign_out(site) -> dict:
 
 
 def test_the_list_pages_by_cursor_and_filters(paid_dv):
-    total = FILLERS + 3
+    total = CERTIFICATES
     listing = paid_dv["list"]
     assert listing["firstPage"] == PAGE_SIZE and listing["summary"] == f"Certificates 1–{PAGE_SIZE} of {total}"
     assert listing["secondPage"] == total - PAGE_SIZE
@@ -214,6 +224,14 @@ async def test_a_reviewer_in_another_context_rejects_without_reason_sees_the_err
     assert certificate == {"organization": {"name": "Example Corp International"}, "reissueCount": 1}
 
 
+async def test_an_operator_confirms_the_cas_verification_from_the_queue(review, site):
+    assert site.ca_verification["domain"] in review["operatorItem"]
+    assert "Waiting for the CA's verification" in review["operatorItem"]
+    assert review["operatorQueueAfter"] == "Nothing is waiting."
+    reissue = (await site.api(GET, {"id": site.ca_verification["id"]}))["reissue"]
+    assert reissue["status"] == "ISSUED" and reissue["events"][-1]["note"] == "CA verification confirmed"
+
+
 @pytest.mark.xfail(
     not SUBSCRIPTIONS, strict=True,
     reason="schema.graphql has no Subscription type yet: the live-status subscriptions are on another branch",
@@ -277,7 +295,8 @@ def test_the_console_requests_nothing_from_any_other_origin(paid_dv, review, err
             urls = [u.removeprefix("blob:") for u in seen["requests"]]
             assert [u for u in urls if origin_of(u) != site.url] == []
             assert any("/console/assets/" in u for u in urls)
-            assert all(p["authorization"] in (None, f"Bearer {site.owner}", f"Bearer {site.reviewer}") for p in seen["graphqlPosts"])
+            tokens = {*(f"Bearer {t}" for t in (site.owner, site.reviewer, site.operator))}
+            assert {p["authorization"] for p in seen["graphqlPosts"]} <= tokens
 
 
 def test_screenshots_of_the_list_the_wizard_and_the_validation_step_are_saved(paid_dv, site):

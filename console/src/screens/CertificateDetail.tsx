@@ -10,7 +10,7 @@ type Row = { id: string; status: string; csrSource: string; domain: string; reas
 export function CertificateDetail({ id, staff }: { id: string; staff: boolean }) {
   const [{ data, fetching, error }, refetch] = useQuery({ query: DetailQuery, variables: { id } });
   // The first message is the current state, then one per change, from any process.
-  const [live] = useSubscription({ query: CertificateLive, variables: { id }, pause: staff });
+  const [live] = useSubscription({ query: CertificateLive, variables: { id } });
   const certificate = data?.certificate;
 
   if (error && !certificate) return <RequestFailed error={error} />;
@@ -21,7 +21,7 @@ export function CertificateDetail({ id, staff }: { id: string; staff: boolean })
       <>
         <PageHeading title="Certificate not found">Certificate not found</PageHeading>
         <p>
-          No certificate <code>{id}</code> in this account. <Link to="/certificates">Back to the certificates</Link>
+          No certificate <code>{id}</code> here. <Link to={staff ? '/review' : '/certificates'}>Back</Link>
         </p>
       </>
     );
@@ -29,9 +29,7 @@ export function CertificateDetail({ id, staff }: { id: string; staff: boolean })
   const eligibility = certificate.reissueEligibility;
   return (
     <>
-      <p className="crumbs">
-        <Link to="/certificates">Certificates</Link> /
-      </p>
+      <p className="crumbs">{staff ? <Link to="/review">Review queue</Link> : <Link to="/certificates">Certificates</Link>} /</p>
       <PageHeading title={certificate.domain}>{certificate.domain}</PageHeading>
       <LiveNote active={!!live.data} error={live.error} onRefresh={() => refetch({ requestPolicy: 'network-only' })} />
       <div className="status-line" aria-live="polite">
@@ -49,9 +47,11 @@ export function CertificateDetail({ id, staff }: { id: string; staff: boolean })
         {eligibility.eligible ? (
           <p>
             This certificate can be reissued ({FLOW_TEXT[eligibility.flow]}).{' '}
-            <Link className="button" to={`/certificates/${encodeURIComponent(certificate.id)}/reissue`}>
-              Reissue this certificate
-            </Link>
+            {staff ? null : (
+              <Link className="button" to={`/certificates/${encodeURIComponent(certificate.id)}/reissue`}>
+                Reissue this certificate
+              </Link>
+            )}
           </p>
         ) : (
           <>

@@ -77,6 +77,11 @@ export function ReissuePage({ id, staff }: { id: string; staff: boolean }) {
       <section aria-labelledby="facts">
         <h2 id="facts">This reissue</h2>
         <dl className="facts">
+          <dt>Certificate</dt>
+          <dd>
+            <Link to={`/certificates/${encodeURIComponent(certificate.id)}`}>{certificate.domain}</Link>
+            {certificate.organization ? `, ${certificate.organization.name}` : ''}
+          </dd>
           <dt>Type</dt>
           <dd>{FLOW_TEXT[reissue.flow]}</dd>
           <dt>Domain</dt>

@@ -155,6 +155,9 @@ function Wizard({ certificate, flow }: { certificate: Certificate; flow: Reissue
   });
   const [step, setStep] = useState<Step>('source');
   const [errors, setErrors] = useState<UserError[]>([]);
+  // What the submission was refused for that no step's field can fix (FORBIDDEN for a viewer,
+  // a lock taken meanwhile): shown on the preview step, where the user pressed Submit.
+  const [problems, setProblems] = useState<UserError[]>([]);
   const [submission, submit] = useMutation(RequestReissue);
   const idempotency = useRef<{ input: string; key: string } | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
@@ -164,6 +167,7 @@ function Wizard({ certificate, flow }: { certificate: Certificate; flow: Reissue
   const set = (change: Partial<Choices>, paths: string[]) => {
     setChoices((c) => ({ ...c, ...change }));
     setErrors((list) => list.filter((e) => !paths.includes(fieldKey(e.field)))); // edited: its errors are stale
+    setProblems([]);
   };
   const go = (to: Step) => {
     setStep(to);
@@ -189,6 +193,7 @@ function Wizard({ certificate, flow }: { certificate: Certificate; flow: Reissue
     if (!answer) return;
     if (answer.userErrors.length) {
       setErrors(answer.userErrors);
+      setProblems(answer.userErrors.filter((e) => !FIELD_STEP[fieldKey(e.field)]));
       const first = answer.userErrors.map((e) => FIELD_STEP[fieldKey(e.field)]).find(Boolean);
       if (first) go(first);
       return;
@@ -234,6 +239,7 @@ function Wizard({ certificate, flow }: { certificate: Certificate; flow: Reissue
             onChange={go}
             onBack={back}
             onSubmit={send}
+            problems={problems}
             submitting={submission.fetching}
             failure={submission.error}
           />
@@ -434,6 +440,7 @@ function Preview({
   onChange,
   onBack,
   onSubmit,
+  problems,
   submitting,
   failure,
 }: {
@@ -444,6 +451,7 @@ function Preview({
   onChange: (step: Step) => void;
   onBack: () => void;
   onSubmit: () => void;
+  problems: UserError[];
   submitting: boolean;
   failure?: { message: string };
 }) {
@@ -526,6 +534,7 @@ function Preview({
         <dd>{choices.reason.trim() || '—'}</dd>
       </dl>
       {!preview.eligibility.eligible && !preview.userErrors.length ? <FormErrors title="This certificate cannot be reissued now" errors={preview.eligibility.reasons} /> : null}
+      <FormErrors title="The reissue was not submitted" errors={problems} />
       {failure ? <RequestFailed error={failure} /> : null}
       <StepButtons onBack={onBack}>
         <button type="button" onClick={onSubmit} disabled={blocked || submitting}>
