@@ -76,6 +76,21 @@ export async function axe(page, record, screen) {
   });
 }
 
+/** What the page does while nobody touches it for `ms`: the main thread's script time
+ * (Chrome's own counter, seconds) and the GraphQL requests it sends. An idle screen runs
+ * no script and sends nothing: no polling, no render loop. */
+export async function idle(page, seen, ms = 1500) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const script = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'ScriptDuration').value;
+  const before = await script();
+  const posts = seen.graphqlPosts.length;
+  await page.waitForTimeout(ms);
+  const result = { scriptSeconds: (await script()) - before, graphqlPosts: seen.graphqlPosts.length - posts, ms };
+  await cdp.detach();
+  return result;
+}
+
 export async function storage(page) {
   return page.evaluate(() => ({
     local: Object.fromEntries(Object.entries(window.localStorage)),

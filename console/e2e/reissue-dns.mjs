@@ -8,12 +8,13 @@
 // as the user would at their DNS provider.
 
 import { appendFileSync, readFileSync } from 'node:fs';
-import { WAIT, axe, personContext, readTask, shownStatus, signIn, storage, withBrowser } from './browser.mjs';
+import { WAIT, axe, idle, personContext, readTask, shownStatus, signIn, storage, withBrowser } from './browser.mjs';
 
 const task = await readTask();
 
 await withBrowser(task, async (browser, record) => {
-  const { page } = await personContext(browser, record, 'owner', task.url);
+  const { page, seen } = await personContext(browser, record, 'owner', task.url);
+  record.idle = {};
   await page.goto(`${task.url}/console/`, WAIT);
   await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor(WAIT);
   await axe(page, record, 'sign in');
@@ -76,6 +77,7 @@ await withBrowser(task, async (browser, record) => {
   await page.getByRole('heading', { name: 'What this reissue will require' }).waitFor(WAIT);
   record.wizard.requirements = await page.locator('.requirements').innerText();
   await axe(page, record, 'wizard: preview (settled)');
+  record.idle.preview = await idle(page, seen);
   if (task.screenshots?.wizard) await page.screenshot({ path: task.screenshots.wizard, fullPage: true });
   await page.getByRole('button', { name: 'Submit reissue' }).click();
 
@@ -101,6 +103,7 @@ await withBrowser(task, async (browser, record) => {
   record.diagnosis = await page.locator('.diagnosis-text').innerText();
   record.status.push(await shownStatus(page));
   await axe(page, record, 'reissue: diagnosis');
+  record.idle.validation = await idle(page, seen);
   if (task.screenshots?.validation) await page.screenshot({ path: task.screenshots.validation, fullPage: true });
 
   appendFileSync(task.records, `${name} TXT ${value}\n`); // at the "DNS provider"

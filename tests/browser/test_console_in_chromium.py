@@ -197,6 +197,14 @@ async def test_the_reissue_ends_issued_with_a_second_version_of_the_same_expiry(
     assert len(versions) == 2 and versions[0]["notAfter"] == versions[1]["notAfter"]  # R5
 
 
+def test_a_screen_left_alone_does_nothing_no_polling_no_render_loop(paid_dv):
+    # Chrome's count of the main thread's script time while nobody touches the page: a
+    # re-render loop keeps it busy the whole while; an idle page spends next to nothing.
+    for screen, seen in paid_dv["idle"].items():
+        assert seen["graphqlPosts"] == 0, screen
+        assert seen["scriptSeconds"] < seen["ms"] / 1000 / 3, (screen, seen)
+
+
 def test_the_token_stays_in_session_storage_only(paid_dv, site):
     storage = paid_dv["storage"]
     assert site.owner in json.dumps(storage["session"])

@@ -2,7 +2,7 @@
 // from, the domain, the algorithm and its key length or curve, the key password (with the
 // guide's two warnings), the reason; then a preview (previewReissue: what the reissue will
 // require, and what the API would refuse) before anything is submitted (R12).
-import { type FormEvent, type ReactNode, useEffect, useMemo, useRef, useState } from 'react';
+import { type FormEvent, type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import type { CsrSource, KeyAlgorithm, ReissueFlow, RequestReissueInput, ValidationMethod } from '../gql/graphql';
 import { keepKey } from '../keys';
@@ -183,7 +183,7 @@ function Wizard({ certificate, flow }: { certificate: Certificate; flow: Reissue
   };
   const back = () => go(visible[Math.max(0, index - 1)].step);
 
-  const onPreview = (found: UserError[]) => setErrors(found);
+  const onPreview = useCallback((found: UserError[]) => setErrors(found), []); // stable: the preview's effect runs once per answer
   const send = async () => {
     const input = toInput(certificate, flow, choices, false);
     const text = JSON.stringify(input);
