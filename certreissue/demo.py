@@ -149,7 +149,10 @@ async def load_demo(services, *, reset: bool = False) -> list[tuple[str | None, 
 
 
 def print_demo_tokens(tokens, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    print(f"Demo data loaded. Open http://{host}:{port}/graphql and set the request header:\n")
+    print(
+        f"Demo data loaded. Open the web console, http://{host}:{port}/console, and paste a token; or\n"
+        f"open GraphiQL, http://{host}:{port}/graphql, and set the request header:\n"
+    )
     for account, role, token in tokens:
         who = f"account {account}" if account else "staff"
         print(f"  {who:<18} {role:<9} {{\"Authorization\": \"Bearer {token}\"}}")
