@@ -7,6 +7,13 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   base: '/console/',
   plugins: [react()],
+  // `npm run dev`: Vite's dev server on :5173, the API (and its WebSocket) of `make run`
+  // behind it, so the console is developed against a running service.
+  server: {
+    port: 5173,
+    strictPort: true,
+    proxy: { '/graphql': { target: process.env.CERTS_API ?? 'http://127.0.0.1:8000', ws: true } },
+  },
   build: {
     outDir: 'dist',
     assetsDir: 'assets',
