@@ -13,6 +13,9 @@ with a gzipped copy of each, and console-build.json naming them. This module ser
   revalidated on every visit (`Cache-Control: no-cache`). A path that names a file the
   build does not have (`/console/favicon.ico`, a stale asset) is 404, never the page.
 
+A new build written while the service runs is served from the next request on (the build
+is read again when console-build.json changes), so `make install` needs no restart.
+
 The page's Content-Security-Policy allows what the console does and no more: its script
 and stylesheet from this origin, no inline script or style, no eval, connections to this
 origin by fetch (POST /graphql) and by WebSocket (`ws:`/`wss:` to the same host, for the
@@ -144,6 +147,38 @@ class ConsoleAssets:
             headers["Content-Encoding"] = "gzip"
             path = path.with_name(f"{name}.gz")
         return FileResponse(path, media_type=content_type, headers=headers)
+
+    def routes(self) -> list[Route]:
+        return ConsoleSite(self).routes()
+
+
+class ConsoleSite:
+    """Serves the build in `folder`, and a new one as soon as it is written: a rebuild
+    while the service runs (`make install`, `npm run build`) replaces every file name, so
+    the site reads console-build.json again whenever its modification time changes."""
+
+    def __init__(self, assets: ConsoleAssets) -> None:
+        self.assets = assets
+        self._stamp = self._build_stamp()
+
+    def _build_stamp(self) -> int | None:
+        try:
+            return (self.assets.folder / "console-build.json").stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def current(self) -> ConsoleAssets:
+        stamp = self._build_stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self.assets = ConsoleAssets.load(self.assets.folder)
+        return self.assets
+
+    def page(self, request: Request) -> Response:
+        return self.current().page(request)
+
+    def asset(self, request: Request) -> Response:
+        return self.current().asset(request)
 
     def routes(self) -> list[Route]:
         methods = ["GET", "HEAD"]

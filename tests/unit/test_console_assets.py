@@ -163,3 +163,19 @@ def test_a_broken_build_is_reported_not_served(built, change, why):
     change(built)
     assets = ConsoleAssets.load(built)
     assert not assets.built and why in assets.problem
+
+
+async def test_a_new_build_written_while_the_service_runs_is_served_at_once(built, tmp_path):
+    async with client_for(ConsoleAssets.load(tmp_path / "dist-later")) as client:
+        assert (await client.get("/console/")).status_code == 503  # not built yet
+        built.rename(tmp_path / "dist-later")  # the build appears
+        assert (await client.get("/console/")).text == INDEX
+        rebuilt = tmp_path / "dist-later"
+        (rebuilt / "assets" / "index-NeW777.js").write_text("/* new */")
+        (rebuilt / "index.html").write_text(INDEX.replace("index-AbC123.js", "index-NeW777.js"))
+        build = {**BUILD, "assets": ["index-NeW777.js", "index-DeF456.css"], "scripts": ["index-NeW777.js"]}
+        (rebuilt / "console-build.json").write_text(json.dumps(build))
+        page = await client.get("/console/certificates")
+        assert "index-NeW777.js" in page.text
+        assert (await client.get("/console/assets/index-NeW777.js")).text == "/* new */"
+        assert (await client.get("/console/assets/index-AbC123.js")).status_code == 404  # no longer in the build
