@@ -1,10 +1,10 @@
-// A userError at its field, and signing out. The owner pastes something that is not a
+// A refused token at its field, a userError at its field, and signing out. The owner pastes something that is not a
 // CSR: the preview reports the API's INVALID_CSR, the submit button stays disabled, and
 // "Change" leads back to the CSR field, which shows the error next to it (aria-invalid,
 // aria-describedby). Then the owner signs out: the token leaves session storage, the
 // cache goes with the client, the console asks for a token again, and no request carries
 // the token any more.
-// Task: {url, token, certificateId, failureScreenshot}.
+// Task: {url, token, badToken, certificateId, failureScreenshot}.
 
 import { WAIT, axe, personContext, readTask, signIn, storage, withBrowser } from './browser.mjs';
 
@@ -13,6 +13,17 @@ const task = await readTask();
 await withBrowser(task, async (browser, record) => {
   const { page, seen } = await personContext(browser, record, 'owner', task.url);
   await page.goto(`${task.url}/console/certificates/${encodeURIComponent(task.certificateId)}/reissue`, WAIT);
+  // A token the API refuses: said at the token field, nothing stored.
+  await page.getByLabel('API token').fill(task.badToken);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const tokenField = page.locator('.field', { has: page.getByLabel('API token') });
+  await tokenField.locator('.field-errors li').waitFor(WAIT);
+  record.badToken = {
+    text: await tokenField.locator('.field-errors').innerText(),
+    invalid: await page.getByLabel('API token').getAttribute('aria-invalid'),
+    storage: await storage(page),
+  };
+  await axe(page, record, 'sign in: a refused token');
   await signIn(page, task.url, task.token);
   record.storageSignedIn = await storage(page);
   await page.locator('#step-heading', { hasText: 'CSR source' }).waitFor(WAIT);

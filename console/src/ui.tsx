@@ -12,6 +12,7 @@ import {
 } from 'react';
 
 export interface UserError {
+  /** The API's ErrorCode; empty for the console's own checks (two passwords that differ). */
   code: string;
   message: string;
   field?: readonly string[] | null;
@@ -42,8 +43,8 @@ export function ErrorList({ id, errors }: { id?: string; errors: readonly UserEr
   return (
     <ul className="field-errors" id={id}>
       {errors.map((e, i) => (
-        <li key={i} data-code={e.code}>
-          {e.message} <span className="code">({e.code})</span>
+        <li key={i} data-code={e.code || undefined}>
+          {e.message} {e.code ? <span className="code">({e.code})</span> : null}
         </li>
       ))}
     </ul>

@@ -176,7 +176,7 @@ function Wizard({ certificate, flow }: { certificate: Certificate; flow: Reissue
   const next = (event: FormEvent) => {
     event.preventDefault();
     if (step === 'password' && choices.password !== choices.passwordConfirm) {
-      setErrors((list) => [...list.filter((e) => fieldKey(e.field) !== 'confirm'), { code: 'MISMATCH', message: 'The two passwords differ.', field: ['confirm'] }]);
+      setErrors((list) => [...list.filter((e) => fieldKey(e.field) !== 'confirm'), { code: '', message: 'The two passwords differ.', field: ['confirm'] }]);
       return;
     }
     go(visible[index + 1].step);

@@ -15,7 +15,7 @@ export function SignIn({ notice, onSignedIn }: { notice: string; onSignedIn: (se
     event.preventDefault();
     const value = token.trim().replace(/^Bearer\s+/i, '');
     if (!value) {
-      setErrors([{ code: 'REQUIRED', message: 'Paste an API token first.', field: ['token'] }]);
+      setErrors([{ code: '', message: 'Paste an API token first.', field: ['token'] }]);
       return;
     }
     setBusy(true);
@@ -37,7 +37,7 @@ export function SignIn({ notice, onSignedIn }: { notice: string; onSignedIn: (se
         return;
       }
       const error = asStaff.error ?? asAccount.error;
-      setErrors([{ code: 'FAILED', message: error ? error.message.replace(/^\[(GraphQL|Network)\] /, '') : 'No answer', field: ['token'] }]);
+      setErrors([{ code: '', message: error ? error.message.replace(/^\[(GraphQL|Network)\] /, '') : 'No answer', field: ['token'] }]);
     } finally {
       setBusy(false);
     }
