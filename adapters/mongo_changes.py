@@ -9,8 +9,10 @@ state itself, so a message is always a full snapshot and nothing is lost by coal
 Sources (CERTS_CHANGE_FEED):
 
 * `change-stream`: one database-level change stream (`db.watch`) on `reissues` and
-  `certificates`, with the few fields needed to route an event (`updateLookup`, projected).
-  A change made by any process reaches every process that watches. After an error (the
+  `certificates`, with the few fields needed to route an event (`updateLookup`, projected),
+  open while the process has subscribers (closed 30 s after the last one leaves, so a
+  process nobody subscribes to sends no command for it). A change made by any process
+  reaches every process that watches. After an error (the
   database went away) it is opened again after a back-off, from its resume token, and every
   subscriber reads again once it is open (what it missed, and a read that failed meanwhile);
   when the server no longer knows the token, it starts afresh and everyone reads again.
@@ -28,6 +30,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Iterable, Sequence
 
 import bson
@@ -42,6 +45,7 @@ log = logging.getLogger("certreissue.changes")
 CHANGE_FEEDS = ("auto", "change-stream", "poll")
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 5.0
+IDLE_SECONDS = 30.0  # a change stream nobody has watched for this long is closed
 WATCHED_COLLECTIONS = ("reissues", "certificates")
 # Only what routes an event travels: the changed document's ID, and for a reissue its
 # certificate, account and primary domain (a whole reissue carries CSRs and events).
@@ -90,6 +94,7 @@ class ChangeHub:
 
     def __init__(self) -> None:
         self._watchers: dict[Topic, set[_Watch]] = {}
+        self.watched = asyncio.Event()  # set while anyone watches anything
 
     def watch(self, topics: Iterable[Topic]) -> _Watch:
         watch = _Watch(self)
@@ -108,6 +113,10 @@ class ChangeHub:
         for topic in added:
             self._watchers.setdefault(topic, set()).add(watch)
         watch.topics = topics
+        if self._watchers:
+            self.watched.set()
+        else:
+            self.watched.clear()
         return bool(added)
 
     def publish(self, topics: Iterable[Topic]) -> None:
@@ -204,15 +213,18 @@ class MongoChangeFeed(ChangeFeed):
     # -- change stream ------------------------------------------------------------------
 
     async def _stream(self) -> bool:
-        """Runs the change stream for ever; True when the server refused to open one and
-        the mode allows polling instead."""
+        """Runs the change stream while anyone watches; True when the server refused to open
+        one and the mode allows polling instead."""
         token = None
         delay = RETRY_FIRST_SECONDS
         opened = False
         failing = False
         while True:
+            await self.hub.watched.wait()
             try:
-                async with await self._db.watch(PIPELINE, full_document="updateLookup", start_after=token) as stream:
+                async with await self._db.watch(
+                    PIPELINE, full_document="updateLookup", start_after=token, max_await_time_ms=1000
+                ) as stream:
                     self.source = "change-stream"
                     if not opened:
                         log.info("change feed: a change stream on %s", ", ".join(WATCHED_COLLECTIONS))
@@ -220,10 +232,21 @@ class MongoChangeFeed(ChangeFeed):
                         log.info("change feed: the change stream is open again")
                     opened, failing, delay = True, False, RETRY_FIRST_SECONDS
                     self.hub.resync()  # whatever happened while it was not open
-                    async for change in stream:
-                        self.hub.publish(topics_of_change(change))
+                    idle_since = None
+                    while stream.alive:
+                        change = await stream.try_next()
                         token = stream.resume_token
-                    token = stream.resume_token  # invalidated (the database was dropped): start after it
+                        if change is not None:
+                            self.hub.publish(topics_of_change(change))
+                        if self.hub.watched.is_set():
+                            idle_since = None
+                        else:
+                            idle_since = idle_since or time.monotonic()
+                            if time.monotonic() - idle_since >= IDLE_SECONDS:
+                                break  # nobody watches: no stream (it resyncs its readers when it opens again)
+                    # Closed for want of watchers: the next one starts afresh. Invalidated (the
+                    # database was dropped): it starts after the invalidation.
+                    token = stream.resume_token if not stream.alive else None
             except PyMongoError as error:
                 if _refuses_change_streams(error):
                     if not opened and self.mode == "auto":
@@ -236,8 +259,8 @@ class MongoChangeFeed(ChangeFeed):
                 if not failing:
                     log.warning("change feed: the change stream failed (%s); opening it again", type(error).__name__)
                     failing = True
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_SECONDS)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     # -- polling ------------------------------------------------------------------------
 
@@ -248,11 +271,11 @@ class MongoChangeFeed(ChangeFeed):
         reissues: dict[str, tuple[bytes, tuple[Topic, ...]]] = {}
         failing = False
         while True:
+            if not self.hub.watched.is_set():
+                certificates, reissues = {}, {}
+                await self.hub.watched.wait()
             await asyncio.sleep(self.poll_seconds)
             topics = self.hub.topics()
-            if not topics:
-                certificates, reissues = {}, {}
-                continue
             try:
                 certificates, reissues, changed = await self.poll_once(topics, certificates, reissues)
             except PyMongoError as error:

@@ -35,10 +35,12 @@ async def test_the_hub_routes_by_topic_and_forgets_closed_watches():
     assert await a.wait(timeout=0.01) is False and await b.wait(timeout=0.01) is False
     hub.publish([domain_topic("acct", "example.com")])
     assert await a.wait(timeout=0.01) is False and await b.wait(timeout=0.01) is True
+    assert hub.watched.is_set()  # the feed runs while anyone watches
     a.close()
     b.close()
     b.retopic([reissue_topic("r1")])  # a closed watch stays closed
     assert hub.watchers == 0 and hub.topics() == []
+    assert not hub.watched.is_set()
 
 
 async def test_a_topic_added_wakes_the_watch_and_resync_wakes_everyone():
