@@ -341,6 +341,22 @@ async def test_queries_and_mutations_over_the_socket_are_refused(api, owner):
             assert "POST /graphql" in message["payload"][0]["message"]
 
 
+async def test_a_subscription_sent_by_http_is_a_request_error_pointing_at_the_socket(owner):
+    document = 'subscription { reissueUpdated(reissueId: "rei_x") { id } }'
+    for response in (
+        await owner.raw(document),
+        await owner.http.get(
+            "/graphql", params={"query": document},
+            headers={"Authorization": f"Bearer {owner.token}", "Accept": "application/graphql-response+json"},
+        ),
+    ):
+        body = response.json()
+        assert "data" not in body or body["data"] is None, body
+        assert body["errors"][0]["extensions"]["code"] == "OPERATION_NOT_SUPPORTED"
+        assert "graphql-transport-ws" in body["errors"][0]["message"]
+    assert response.status_code == 400  # graphql-response+json: a request error
+
+
 @pytest.mark.parametrize(
     "document, code",
     [
