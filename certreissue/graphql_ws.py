@@ -234,13 +234,9 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
         self.operations[id] = operation
 
     async def _handle_pre_execution_error(self, operation: Operation, result: PreExecutionError) -> None:
-        assert result.errors
-        reason = self._get_pre_execution_close_reason(result.errors[0])
-        if reason:  # a document that does not parse: the protocol closes 4400 (Strawberry's rule)
-            self.operations.pop(operation.id, None)
-            await self.close(4400, reason[:120])
-            raise _OperationStreamClosed
-        await operation.send_initial_errors(result.errors)
+        # An `error` message for this operation, even for a document that does not parse
+        # (Strawberry closes the socket 4400 then): the connection's other subscriptions live on.
+        await operation.send_initial_errors(result.errors or [])
 
     async def _refuse(self, id: str, message: str, code: str) -> None:
         await self.send_message(
@@ -263,6 +259,10 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except _OperationStreamClosed:
             return
+        except GraphQLError as error:
+            # Raised by a parse-time extension (the parser cache, the token limit) before the
+            # stream could make it a result: a request error all the same.
+            await operation.send_initial_errors([error])
         except Exception as error:  # a bug: logged with its traceback, the operation completed
             await self.handle_task_exception(error)
             with contextlib.suppress(Exception):

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
+import re
+import sys
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,7 +30,7 @@ from domain.ports import certificate_topic, domain_topic, reissue_topic
 from tests.conftest import ApiServer, GraphQLClient, new_token
 from tests.integration.reissue_api import APPROVE, CANCEL, CHECK, request, unique_zone, upload_cert
 from tests.support.embedded import new_embedded
-from tests.support.graphql_ws import GraphQLWebSocket
+from tests.support.graphql_ws import GraphQLWebSocket, ws_url
 from tests.support.serve import ServeProcess
 
 WATCH_REISSUE = """
@@ -430,6 +434,64 @@ async def test_the_origin_is_checked_against_cors_origins(api, strict_process, o
             async with GraphQLWebSocket.open(url, owner.token, origin="https://evil.example"):
                 pass
         assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "messages, code",
+    [
+        (["not json"], 4400),
+        ([{"type": "shout"}], 4400),
+        ([{"type": "connection_init", "payload": {}}], 4429),  # a second one
+        ([{"id": "a", "type": "subscribe", "payload": {"query": 7}}], 4400),
+        (
+            [{"id": "a", "type": "subscribe", "payload": {"query": WATCH_REISSUE, "variables": {"id": "rei_x"}}}] * 2,
+            4409,
+        ),
+    ],
+    ids=["not-json", "unknown-type", "second-init", "query-not-a-string", "id-in-use"],
+)
+async def test_protocol_violations_close_the_socket_with_the_protocols_codes(api, owner, messages, code):
+    async with GraphQLWebSocket.open(api.url, owner.token) as ws:
+        for message in messages:
+            await (ws.ws.send(message) if isinstance(message, str) else ws.send(message))
+        assert (await ws.closed()).code == code
+
+
+async def test_a_document_that_does_not_parse_is_an_error_message_and_the_connection_lives_on(api, owner):
+    cert, reissue = await pending_reissue(owner)
+    async with GraphQLWebSocket.open(api.url, owner.token) as ws:
+        await ws.subscribe("ok", WATCH_REISSUE, {"id": reissue["id"]})
+        await ws.next_data("ok")
+        await ws.subscribe("bad", "subscription {")
+        await ws.subscribe("long", "subscription { " + "a: id " * 3000 + "}")  # over CERTS_MAX_TOKENS
+        for id in ("bad", "long"):
+            message = await ws.message(id)
+            assert message["type"] == "error" and "Syntax Error" in message["payload"][0]["message"], message
+        await owner(CANCEL, {"id": reissue["id"]})
+        assert (await ws.next_data("ok"))["reissueUpdated"]["status"] == "CANCELLED"
+
+
+async def test_the_readme_client_runs_as_written(api, owner):
+    """README's "Live status" Python client, run as a user would: it prints the state, then
+    the change."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Live status (subscriptions)"):]
+    script = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    cert, reissue = await pending_reissue(owner)
+    client = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, owner.token, reissue["id"], stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "CERTS_WS_URL": ws_url(api.url)},
+    )
+    try:
+        async with asyncio.timeout(30):
+            first = json.loads(await client.stdout.readline())
+            assert first["data"]["reissueUpdated"]["status"] == "PENDING_DOMAIN_VALIDATION"
+            await owner(CANCEL, {"id": reissue["id"]})
+            second = json.loads(await client.stdout.readline())
+            assert second["data"]["reissueUpdated"]["status"] == "CANCELLED"
+    finally:
+        client.kill()
+        await client.wait()
 
 
 async def test_another_subprotocol_is_refused(api, owner):
