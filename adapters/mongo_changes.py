@@ -48,7 +48,9 @@ RETRY_MAX_SECONDS = 5.0
 IDLE_SECONDS = 30.0  # a change stream nobody has watched for this long is closed
 WATCHED_COLLECTIONS = ("reissues", "certificates")
 # Only what routes an event travels: the changed document's ID, and for a reissue its
-# certificate, account and primary domain (a whole reissue carries CSRs and events).
+# certificate, account and primary domain (a whole reissue carries CSRs and events). The
+# $match on the collection comes first: MongoDB (5.1+) applies it to the oplog, so the
+# post-image of an update (`updateLookup`) is looked up for these two collections only.
 PIPELINE = [
     {"$match": {"ns.coll": {"$in": list(WATCHED_COLLECTIONS)}}},
     {"$project": {

@@ -89,7 +89,9 @@ class Updates(Generic[T]):
             except Exception as error:
                 if not self._unavailable(error):
                     raise
-                log.info("subscription: the database is unavailable; reading again in %g s", delay)
+                # Once per outage per subscriber at info (an outage is logged by the feed too).
+                log.log(logging.INFO if delay == RETRY_FIRST_SECONDS else logging.DEBUG,
+                        "subscription: the database is unavailable; reading again in %g s", delay)
                 await self._watch.wait(timeout=delay)  # or sooner, when the feed resyncs
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
 
