@@ -38,7 +38,9 @@ from datetime import timedelta
 
 from graphql import GraphQLError
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -166,7 +168,15 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
     async def close(self, code: int, reason: str) -> None:
         if not self._closing:
             self._closing = True
-            await self.websocket.close(code=code, reason=reason)
+            # The client may be gone already: then there is nobody to tell.
+            with contextlib.suppress(WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError):
+                await self.websocket.close(code=code, reason=reason)
+
+    async def handle_connection_init_timeout(self) -> None:
+        await asyncio.sleep(self.connection_init_wait_timeout.total_seconds())
+        if not self.connection_init_received:
+            self.connection_timed_out = True
+            await self.close(4408, "Connection initialisation timeout")
 
     async def send_message(self, message) -> None:
         if not self._closing:  # nothing is sent after the close frame
@@ -182,7 +192,7 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
                 await self._token_check
         await super().shutdown()
         log.info(
-            "subscriptions: connection closed",
+            "subscriptions: connection closed (%d subscriptions)", self._subscriptions,
             extra={"path": "/graphql", "duration_ms": round((time.monotonic() - self._started) * 1000, 1),
                    "account": self.context.caller.account if self.context.caller else None},
         )
