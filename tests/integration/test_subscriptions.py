@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -393,6 +394,32 @@ async def test_the_cost_alias_and_depth_limits_apply_to_subscriptions(api, owner
         assert message["type"] == "error", message
         if code:
             assert message["payload"][0]["extensions"]["code"] == code
+
+
+async def test_trusted_documents_and_apq_apply_to_subscriptions(settings, database_uri, tmp_path, owner):
+    """CERTS_TRUSTED_DOCUMENTS: only the listed documents run, by text or by hash, over the
+    socket as over HTTP."""
+    digest = hashlib.sha256(WATCH_REISSUE.encode()).hexdigest()
+    listed = tmp_path / "persisted-documents.json"
+    listed.write_text(json.dumps({digest: WATCH_REISSUE}))
+    serve = ServeProcess(settings, database_uri, tmp_path, env={"CERTS_TRUSTED_DOCUMENTS": str(listed)})
+    try:
+        await serve.wait_ready()
+        cert, reissue = await pending_reissue(owner)
+        async with GraphQLWebSocket.open(serve.url, owner.token) as ws:
+            await ws.subscribe("text", WATCH_REISSUE, {"id": reissue["id"]})
+            await ws.send({"id": "hash", "type": "subscribe", "payload": {
+                "variables": {"id": reissue["id"]},
+                "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}},
+            }})
+            await ws.subscribe("other", "subscription { reissueUpdated(reissueId: \"x\") { id } }")
+            assert (await ws.next_data("text"))["reissueUpdated"]["id"] == reissue["id"]
+            assert (await ws.next_data("hash"))["reissueUpdated"]["id"] == reissue["id"]
+            refused = await ws.message("other")
+            assert refused["type"] == "error"
+            assert refused["payload"][0]["extensions"]["code"] == "QUERY_NOT_IN_SAFELIST"
+    finally:
+        serve.stop()
 
 
 async def test_subscriptions_per_connection_are_capped(strict_process, owner):
