@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 
 import httpx
@@ -21,7 +22,10 @@ from bench.scenarios import CANCEL, REQUEST, REQUEST_REASON
 WATCH = (
     "subscription Watch($id: ID!) { certificateUpdated(id: $id) { id status activeReissue { id status } } }"
 )
-PAUSE_SECONDS = 0.05  # between samples, so a poll's phase varies from one sample to the next
+# Between samples, a pause drawn uniformly from [0, 1) s (seeded: the same every run), so a
+# mutation lands at any phase of a 1 s poll: a fixed pause would lock the loop to the poller
+# and measure nearly a whole period every time.
+MAX_PAUSE_SECONDS = 1.0
 
 
 async def _message(ws, timeout: float) -> dict:
@@ -41,6 +45,7 @@ async def measure(subscriber_url: str, mutator_url: str, token: str, certificate
     ws_url = subscriber_url.replace("http://", "ws://", 1) + "/graphql"
     from_answer, from_send, mutation = [], [], []
     messages = 0
+    pauses = random.Random(20261130)
     async with (
         connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws,
         httpx.AsyncClient(base_url=mutator_url, timeout=timeout,
@@ -82,7 +87,7 @@ async def measure(subscriber_url: str, mutator_url: str, token: str, certificate
             from_answer.append((arrived - answered) * 1000)
             from_send.append((arrived - sent) * 1000)
             mutation.append((answered - sent) * 1000)
-            await asyncio.sleep(PAUSE_SECONDS)
+            await asyncio.sleep(pauses.uniform(0, MAX_PAUSE_SECONDS))
         if reissue_id is not None:
             await http.post("/graphql", json={"query": CANCEL, "variables": {"id": reissue_id}})
     return {"from_answer_ms": from_answer, "from_send_ms": from_send, "mutation_ms": mutation,
