@@ -255,6 +255,25 @@ async def test_the_poller_asks_for_the_watched_documents_only_with_one_query_per
         await database.close()
 
 
+async def test_auto_opens_a_change_stream_where_the_database_has_them_and_polls_where_not(settings, database_uri):
+    """CERTS_CHANGE_FEED=auto: SecantusDB and MongoDB open a change stream; FerretDB 1.24
+    refuses one, and the feed polls instead (`make test DB=ferretdb`)."""
+    database = Database(database_uri, settings.db_name)
+    feed = MongoChangeFeed(database, mode="auto")
+    await feed.start()
+    watch = feed.watch([reissue_topic("rei_nobody")])  # the feed starts with its first subscriber
+    try:
+        async with asyncio.timeout(20):
+            while feed.source == "none":
+                await asyncio.sleep(0.05)
+        hello = await database.client.admin.command("hello")
+        assert feed.source == ("change-stream" if hello.get("setName") else "poll")
+    finally:
+        watch.close()
+        await feed.close()
+        await database.close()
+
+
 async def test_a_change_that_leaves_the_selection_unchanged_sends_no_message(api, owner):
     cert, reissue = await pending_reissue(owner)
     async with GraphQLWebSocket.open(api.url, owner.token) as ws:
