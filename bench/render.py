@@ -338,6 +338,43 @@ def _memory(m: dict) -> str:
     )
 
 
+FEED_TEXT = {
+    "change-stream": "change stream (`CERTS_CHANGE_FEED=change-stream`; `auto` on SecantusDB and MongoDB)",
+    "poll": "polling every 1 s (`CERTS_CHANGE_FEED=poll`; `auto` on FerretDB)",
+}
+
+
+def _subscriptions(sub: dict) -> str:
+    rows = []
+    for feed, r in sub["feeds"].items():
+        a, s, m = r["summary"]["from_answer_ms"], r["summary"]["from_send_ms"], r["summary"]["mutation_ms"]
+        rows.append([FEED_TEXT.get(feed, feed), a["n"], f"{a['median']:.1f}", f"{a['p99']:.1f}",
+                     f"{a['min']:.1f} / {a['max']:.1f}", f"{s['median']:.1f}", f"{s['p99']:.1f}", f"{m['median']:.1f}"])
+    return "\n".join(
+        [
+            "## Subscriptions: from a mutation's answer to the subscriber's message",
+            "",
+            f"Command: `{sub['command']}`",
+            conditions(sub),
+            "Two API processes on the same database, each with the change feed named in the first column: a",
+            "subscriber on one (a WebSocket, graphql-transport-ws) watches a certificate of the reissue cycle with",
+            f"`{sub['document']}`; the bench sends `requestReissue` and `cancelReissue` to the other by HTTP,",
+            "alternately, one at a time (each turns the certificate REISSUING or ISSUED again: one sample each,",
+            f"{sub['samples']} per feed), with a pause of 0-1 s (uniform) between them so that a mutation lands at",
+            "any phase of a poll. Latency from the moment the mutation's answer has arrived to the moment",
+            "the message showing the new status has; a negative figure would be a message before the answer. Also",
+            "from the moment the mutation was sent, and the mutation's own time. Milliseconds.",
+            "",
+            report.md_table(
+                ["change feed", "samples", "answer to message, median", "p99", "min / max", "send to message, median",
+                 "p99", "mutation, median"],
+                rows,
+            ),
+            "",
+        ]
+    )
+
+
 def _targets(results: dict) -> str:
     """The performance targets next to what this run measured (figures, not assertions)."""
     rows = []
@@ -503,6 +540,8 @@ def write_report(results: dict, output: Path) -> list[str]:
         parts.append(_scale(results["spread"]))
     if "memory" in results:
         parts.append(_memory(results["memory"]))
+    if "subscriptions" in results:
+        parts.append(_subscriptions(results["subscriptions"]))
     parts += [
         "## The GraphQL documents",
         "",
