@@ -1,7 +1,8 @@
 """`python -m bench [--quick] [--only SECTION ...]`: measure, then write the report.
 
 Sections (all by default): throughput, changes, profile, memory, scale (one account), spread
-(the same certificates over many accounts), console (the web console's size and how soon its
+(the same certificates over many accounts), subscriptions (from a mutation's answer to the
+subscriber's message, per change feed), console (the web console's size and how soon its
 first screen is usable, in headless Chromium). Raw figures go to
 <output>.json next to the report; `--only` re-measures some sections and keeps the others'
 figures from that file, so every figure in the report can be reproduced on its own.
@@ -31,7 +32,8 @@ from bench.console import run_console
 from bench.scenarios import PAGE, REQUEST_REASON, SCENARIOS, graphql_body, payload_of, request_for
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("throughput", "changes", "profile", "memory", "scale", "spread", "console")
+SECTIONS = ("throughput", "changes", "profile", "memory", "scale", "spread", "subscriptions", "console")
+CHANGE_FEEDS = ("change-stream", "poll")  # the subscriptions section measures each
 DB_BENCH = "certreissue_bench"
 DB_SCALE = "certreissue_bench_scale"
 # Per 40 actions (a cycle is two requests): mostly the cheap reads, a page and cycles among
@@ -63,6 +65,7 @@ class Options:
     memory_requests: int
     profile_seconds: float
     changes_seconds: float
+    subscription_samples: int
     cycle_domains: int
     output: Path
     keep: bool
@@ -98,6 +101,8 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--memory-requests", type=int, help="mixed requests of the memory test (default 100000; quick 200)")
     p.add_argument("--profile-seconds", type=float, help="seconds per scenario in-process (default 4; quick 1)")
     p.add_argument("--changes-seconds", type=float, help="seconds per scenario and side, before/after (default 4; quick 1)")
+    p.add_argument("--subscription-samples", type=int,
+                   help="mutations timed to the subscriber's message, per change feed (default 200; quick 20)")
     p.add_argument("--cycle-domains", type=int, default=200, help="primary domains of the reissue cycle (default 200)")
     p.add_argument("--output", type=Path, help="report path (default docs/performance.md; quick var/bench-quick/performance.md)")
     p.add_argument("--mongodb-uri", help="measure against this server (e.g. the docker-compose MongoDB) instead of "
@@ -128,6 +133,7 @@ def parse_args(argv: list[str] | None) -> Options:
         memory_requests=pick(a.memory_requests, 100_000, 200),
         profile_seconds=pick(a.profile_seconds, 4.0, 1.0),
         changes_seconds=pick(a.changes_seconds, 4.0, 1.0),
+        subscription_samples=pick(a.subscription_samples, 200, 20),
         cycle_domains=a.cycle_domains,
         output=a.output or (ROOT / ("var/bench-quick/performance.md" if q else "docs/performance.md")),
         keep=a.keep,
@@ -156,7 +162,9 @@ def rss_kib(pid: int) -> int:
 class ApiProcess:
     """`python -m bench.server` on a free loopback port: uvicorn, httptools, uvloop, one worker."""
 
-    def __init__(self, uri: str, data_dir: Path, db_name: str, log_path: Path, log_level: str) -> None:
+    def __init__(
+        self, uri: str, data_dir: Path, db_name: str, log_path: Path, log_level: str, env_extra: dict | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)
@@ -171,6 +179,7 @@ class ApiProcess:
             CERTS_EXECUTION_TIMEOUT_SECONDS="120",
             CERTS_DB_TIMEOUT_MS="60000",
             PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+            **(env_extra or {}),
         )
         self.log = open(log_path, "ab")
         self.process = subprocess.Popen(
@@ -440,6 +449,38 @@ def run_memory(opts: Options, uri: str, data_dir: Path, work: Path, bench: dict)
 
 
 
+def run_subscriptions(opts: Options, uri: str, data_dir: Path, work: Path, bench: dict) -> dict:
+    from bench.subscriptions import WATCH, measure
+
+    feeds = {}
+    certificate_id = bench["cycle_ids"][0]
+    for feed in CHANGE_FEEDS:
+        env = {"CERTS_CHANGE_FEED": feed}
+        subscriber = ApiProcess(uri, data_dir, DB_BENCH, work / f"api-subscriber-{feed}.log", opts.log_level, env)
+        mutator = ApiProcess(uri, data_dir, DB_BENCH, work / f"api-mutator-{feed}.log", opts.log_level, env)
+        try:
+            subscriber.wait_ready()
+            mutator.wait_ready()
+            result = asyncio.run(
+                measure(subscriber.url, mutator.url, bench["token"], certificate_id, opts.subscription_samples)
+            )
+        finally:
+            subscriber.stop()
+            mutator.stop()
+        asyncio.run(purge_cycle_reissues(uri, DB_BENCH))
+        result["summary"] = {
+            key: report.latency_summary(result[key]) for key in ("from_answer_ms", "from_send_ms", "mutation_ms")
+        }
+        feeds[feed] = result
+        s = result["summary"]["from_answer_ms"]
+        log(f"subscriptions {feed}: answer -> message median {s['median']:.1f} ms, p99 {s['p99']:.1f} ms "
+            f"({result['samples']} samples, {result['messages']} messages)")
+    return {
+        "feeds": feeds, "document": WATCH, "samples": opts.subscription_samples,
+        "command": opts.command("--only subscriptions", f"--subscription-samples {opts.subscription_samples}"),
+    }
+
+
 async def _explain_and_time(uri: str, ids: list[str], reps: int, account: str) -> dict:
     """Direct PyMongo timings of the reads behind the page, and the server's explain."""
     from pymongo import AsyncMongoClient
@@ -689,7 +730,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results["machine"] = machine()
         results["machine"]["server"] = asyncio.run(server_info(uri))
-        needs_bench = {"throughput", "changes", "profile", "memory"} & set(opts.only)
+        needs_bench = {"throughput", "changes", "profile", "memory", "subscriptions"} & set(opts.only)
         bench = None
         if needs_bench:
             from bench.dataset import load_bench_account
@@ -714,6 +755,7 @@ def main(argv: list[str] | None = None) -> int:
             "memory": lambda: run_memory(opts, uri, data_dir, work, bench),
             "scale": lambda: run_scale(opts, uri, data_dir, work),
             "spread": lambda: run_scale(opts, uri, data_dir, work, opts.spread_accounts),
+            "subscriptions": lambda: run_subscriptions(opts, uri, data_dir, work, bench),
             "console": lambda: run_console(
                 opts, uri, data_dir, work, api_process=ApiProcess, settings_for=settings_for, with_services=with_services
             ),

@@ -38,13 +38,14 @@ from domain.errors import DomainError, ErrorCode, InvalidInput
 from domain.model import Caller, ValidationMethod
 from domain.pagination import encode_cursor
 from domain.reissues import CsrSource
+from domain.times import format_time
 from resolvers.context import Tuning
 
 log = logging.getLogger("certreissue.bench")
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return format_time(value) if value is not None else None  # the DateTime scalar's format
 
 
 def _error(e: DomainError) -> dict:

@@ -3,6 +3,7 @@ Pure functions of plain data (no I/O, no third-party imports): unit-tested."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 
@@ -26,6 +27,16 @@ def interleaved_plan(scenarios, concurrencies, runs: int) -> list[tuple[int, str
 def median(values) -> float:
     values = list(values)
     return float(statistics.median(values)) if values else 0.0
+
+
+def latency_summary(values) -> dict:
+    """Median, p99 (nearest rank), min and max of some latencies, and how many."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"n": 0, "median": 0.0, "p99": 0.0, "min": 0.0, "max": 0.0}
+    rank = max(1, math.ceil(0.99 * len(ordered)))
+    return {"n": len(ordered), "median": median(ordered), "p99": float(ordered[rank - 1]),
+            "min": float(ordered[0]), "max": float(ordered[-1])}
 
 
 @dataclass

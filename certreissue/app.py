@@ -1,4 +1,5 @@
-"""The HTTP application: Starlette with /graphql (Strawberry), /healthz, /readyz and the web console at /console.
+"""The HTTP application: Starlette with /graphql (Strawberry), /healthz, /readyz and the web
+console at /console; a WebSocket on /graphql carries subscriptions (certreissue/graphql_ws.py).
 
 /graphql speaks GraphQL over HTTP (graphql_http.py: media types, status codes, 405 for a
 mutation by GET or another method, 406, 415) and runs persisted documents
@@ -28,7 +29,7 @@ from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route, request_response
+from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
@@ -48,6 +49,7 @@ from certreissue.persisted_documents import AutomaticPersistedQueries, Documents
 from certreissue.cors import ApiCORSMiddleware
 from certreissue.console import ConsoleAssets
 from certreissue.graphiql import GraphiQLAssets
+from certreissue.graphql_ws import SubscriptionsView
 from certreissue.request_json import BadRequest
 from certreissue.security_headers import SecurityHeadersMiddleware
 from certreissue.settings import Settings
@@ -254,6 +256,7 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
         adhoc_roles=settings.adhoc_document_roles,
     )
     transport = GraphQLOverHTTP(graphql_app.schema, services_ref, documents, tuning)
+    subscriptions = SubscriptionsView(graphql_app.schema, services_ref, documents, settings, tuning)
 
     async def graphql_endpoint(request: Request) -> Response:
         if settings.graphiql and _wants_graphiql(request):
@@ -341,6 +344,7 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
         except PyMongoError:
             await services.close()
             raise
+        await services.changes.start()  # subscriptions' change stream (or polling), one per process
         sweeper = asyncio.create_task(_sweep_forever(services))
         try:
             yield
@@ -353,6 +357,7 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
     app = Starlette(
         routes=[
             Route("/graphql", EveryMethod(graphql_endpoint)),  # a method it does not take gets 405 in JSON
+            WebSocketRoute("/graphql", subscriptions),  # subscriptions: certreissue/graphql_ws.py
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *(ide.routes() if ide else []),

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
+
+from pymongo.errors import PyMongoError
 
 from adapters.authority import BuiltInAuthority
 from adapters.clock import SystemClock
 from adapters.keys import ThreadKeyFactory
 from adapters.mongo import Database, MongoAccountRegistry, MongoCertificateRepository, MongoTokenStore
+from adapters.mongo_changes import MongoChangeFeed
 from adapters.mongo_ratelimit import MongoRateLimiter, ensure_rate_limit_indexes
 from adapters.mongo_reissues import (
     MongoIdempotencyStore,
@@ -21,7 +25,7 @@ from adapters.sealing import AesGcmSealer, derive_key, load_or_create_master_key
 from adapters.validation import LiveDomainChecker
 from certreissue.settings import Settings
 from domain.certificates import CertificateService
-from domain.ports import AccountRegistry, Clock, DomainChecker, TokenStore
+from domain.ports import AccountRegistry, ChangeFeed, Clock, DomainChecker, TokenStore
 from domain.reissuing import ReissueService
 
 
@@ -40,6 +44,11 @@ class Services:
     authority: BuiltInAuthority
     rate_limiter: MongoRateLimiter
     accounts: AccountRegistry
+    changes: ChangeFeed  # subscriptions; started by the app (certreissue/app.py), not by commands
+    # Which exceptions mean the database did not answer (retried, not a bug).
+    database_unavailable: Callable[[BaseException], bool] = field(
+        default=lambda error: isinstance(error, PyMongoError)
+    )
 
     async def start(self) -> None:
         await self.database.ensure_indexes()
@@ -47,6 +56,7 @@ class Services:
         await ensure_rate_limit_indexes(self.database)
 
     async def close(self) -> None:
+        await self.changes.close()
         await self.database.close()
 
 
@@ -119,4 +129,5 @@ def build_services(
         authority=authority,
         rate_limiter=MongoRateLimiter(database, settings.rate_limit_per_minute),
         accounts=MongoAccountRegistry(database),
+        changes=MongoChangeFeed(database, mode=settings.change_feed, poll_seconds=settings.change_poll_seconds),
     )

@@ -56,6 +56,11 @@ MAX_QUERY_STRING_FIELDS = 64
 # A request error's status with application/graphql-response+json, by its code.
 REQUEST_ERROR_STATUS = {"PERSISTED_QUERY_NOT_FOUND": 404, "INTERNAL_ERROR": 500, "DATABASE_UNAVAILABLE": 503}
 
+SUBSCRIPTIONS_OVER_WEBSOCKET = (
+    "subscriptions are served over a WebSocket on /graphql (the graphql-transport-ws protocol, the token in "
+    'connection_init\'s payload as {"Authorization": "Bearer <token>"}), not over HTTP'
+)
+
 _QVALUE = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -318,7 +323,8 @@ class GraphQLOverHTTP:
                 variable_values=request.variables,
                 context_value=context,
                 operation_name=request.operation_name,
-                allowed_operation_types=OperationType.from_http(request.method),
+                # Subscriptions run over the WebSocket (certreissue/graphql_ws.py), not here.
+                allowed_operation_types=OperationType.from_http(request.method) - {OperationType.SUBSCRIPTION},
                 operation_extensions=request.extensions,
             )
         except InvalidOperationTypeError as exc:
@@ -327,6 +333,8 @@ class GraphQLOverHTTP:
                     405, "METHOD_NOT_ALLOWED", "a mutation cannot be sent with GET: send it with POST",
                     media, {"Allow": "POST"},
                 )
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                return _request_error(SUBSCRIPTIONS_OVER_WEBSOCKET, "OPERATION_NOT_SUPPORTED")
             return _request_error(exc.as_http_error_reason(request.method))
         except CannotGetOperationTypeError as exc:
             return _request_error(exc.as_http_error_reason(), "OPERATION_RESOLUTION_FAILURE")

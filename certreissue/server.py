@@ -10,7 +10,8 @@
   answers without reading them): once the body deadline passes, a connection whose answer
   is sent is closed, one whose answer is still being made is closed after it.
 
-Use `http_protocol(settings)` as uvicorn's `Config(http=...)`.
+Use `http_protocol(settings)` as uvicorn's `Config(http=...)`, or all of
+`uvicorn_options(settings)` (the WebSocket settings of subscriptions too).
 """
 
 from __future__ import annotations
@@ -138,7 +139,18 @@ def uvicorn_options(settings: Settings) -> dict:
     HTTP clients drop an idle connection after 5 s). A server that closes first races a
     client sending its next request on the connection being closed: the request is lost
     with a connection reset."""
-    return {"http": http_protocol(settings), "timeout_keep_alive": settings.keep_alive_seconds}
+    return {
+        "http": http_protocol(settings),
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        # Subscriptions (certreissue/graphql_ws.py): websockets' sans-I/O protocol waits for
+        # the socket to drain before each send and reads one client message at a time; a
+        # larger message than this closes the socket (1009); pings every 20 s, and a client
+        # that does not answer one within 20 s is dropped.
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.ws_max_message_bytes,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+    }
 
 
 def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from certreissue.persisted_documents import TrustedDocuments
 from certreissue.cors import parse_cors_origins
 from adapters.embedded import DEFAULT_EMBEDDED_DATABASE, EMBEDDED_DATABASES
+from adapters.mongo_changes import CHANGE_FEEDS
 from domain.facts import BrandTable
 from domain.model import Role
 from domain.validity import DEFAULT_SCHEDULE, ValiditySchedule
@@ -69,6 +70,12 @@ class Settings:
     adhoc_document_roles: frozenset[Role] = frozenset()  # may send other documents all the same
     cors_origins: tuple[str, ...] = ()  # certreissue/cors.py: empty, same-origin only
     graphiql_assets: Path | None = None  # certreissue/graphiql.py: None, graphiql/dist of the source tree
+    # Subscriptions (certreissue/graphql_ws.py, adapters/mongo_changes.py):
+    change_feed: str = "auto"  # auto: a change stream, or polling where the database has none
+    change_poll_seconds: float = 1.0
+    ws_max_subscriptions: int = 20  # per connection
+    ws_init_timeout_seconds: float = 10.0  # connection_init must arrive within it (else 4408)
+    ws_max_message_bytes: int = 64 * 1024  # a larger message from the client closes the socket (1009)
     console_assets: Path | None = None  # certreissue/console.py: None, console/dist of the source tree
 
     @classmethod
@@ -109,6 +116,15 @@ class Settings:
             adhoc_document_roles=_roles(env.get("CERTS_ADHOC_DOCUMENT_ROLES", "")),
             cors_origins=parse_cors_origins(env.get("CERTS_CORS_ORIGINS")),
             graphiql_assets=Path(env["CERTS_GRAPHIQL_ASSETS"]) if env.get("CERTS_GRAPHIQL_ASSETS") else None,
+            change_feed=_change_feed(env.get("CERTS_CHANGE_FEED") or "auto"),
+            change_poll_seconds=_positive(env.get("CERTS_CHANGE_POLL_SECONDS", "1"), "CERTS_CHANGE_POLL_SECONDS"),
+            ws_max_subscriptions=_at_least(env.get("CERTS_WS_MAX_SUBSCRIPTIONS", "20"), 1, "CERTS_WS_MAX_SUBSCRIPTIONS"),
+            ws_init_timeout_seconds=_positive(
+                env.get("CERTS_WS_INIT_TIMEOUT_SECONDS", "10"), "CERTS_WS_INIT_TIMEOUT_SECONDS"
+            ),
+            ws_max_message_bytes=_at_least(
+                env.get("CERTS_WS_MAX_MESSAGE_BYTES", str(64 * 1024)), 1024, "CERTS_WS_MAX_MESSAGE_BYTES"
+            ),
             console_assets=Path(env["CERTS_CONSOLE_ASSETS"]) if env.get("CERTS_CONSOLE_ASSETS") else None,
         )
 
@@ -117,6 +133,13 @@ def _embedded_db(text: str) -> str:
     kind = text.strip().lower()
     if kind not in EMBEDDED_DATABASES:
         raise ValueError(f"CERTS_EMBEDDED_DB must be one of {', '.join(EMBEDDED_DATABASES)}, not {text!r}")
+    return kind
+
+
+def _change_feed(text: str) -> str:
+    kind = text.strip().lower()
+    if kind not in CHANGE_FEEDS:
+        raise ValueError(f"CERTS_CHANGE_FEED must be one of {', '.join(CHANGE_FEEDS)}, not {text!r}")
     return kind
 
 

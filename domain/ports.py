@@ -348,3 +348,55 @@ class RateLimiter(ABC):
     async def hit(self, token_id: str, now: datetime, weight: int = 1) -> float | None:
         """Claims `weight` units of the token's minute, all or none; None when allowed, else
         seconds until the window resets. A weight over the whole limit claims nothing."""
+
+
+# -- change notifications (subscriptions) --------------------------------------------------
+
+Topic = tuple[str, ...]
+"""What a subscriber watches: one reissue, one certificate, or the reissues of one account
+under one primary domain (they decide a certificate's eligibility, R3)."""
+
+
+def reissue_topic(reissue_id: str) -> Topic:
+    return ("reissue", reissue_id)
+
+
+def certificate_topic(certificate_id: str) -> Topic:
+    return ("certificate", certificate_id)
+
+
+def domain_topic(account: str, primary_domain: str) -> Topic:
+    return ("domain", account, primary_domain)
+
+
+class ChangeWatch(ABC):
+    """One subscriber's view of the change feed: a flag, not a queue. However many changes
+    arrive while the subscriber is busy (a slow client), it wakes once and reads the current
+    state, so what it holds never grows."""
+
+    @abstractmethod
+    async def wait(self, timeout: float | None = None) -> bool:
+        """True once something watched changed (or may have: the feed lost track and asks
+        every subscriber to read again) since the last wait; False after `timeout` seconds."""
+
+    @abstractmethod
+    def retopic(self, topics: Sequence[Topic]) -> None:
+        """Watch these topics from now on (a certificate's primary domain can change)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop watching (idempotent)."""
+
+
+class ChangeFeed(ABC):
+    """Tells subscribers of this process when an object they watch changed, whichever
+    process changed it. One source per process, fanned out to its subscribers."""
+
+    @abstractmethod
+    def watch(self, topics: Sequence[Topic]) -> ChangeWatch: ...
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...

@@ -54,6 +54,7 @@ class Context:
     caller: Caller
     tuning: Tuning = field(default_factory=Tuning)
     response: Any = None  # over HTTP, Strawberry's sub-response: its status and headers are sent (a 429)
+    updates: Any = None  # in a subscription, its resolvers.subscriptions.Updates (the transport may ask it to read again)
     certificate_loader: DataLoader[str, Certificate | None] = field(init=False)
     reissue_loader: DataLoader[str, Reissue | None] = field(init=False)
     domain_active_loader: DataLoader[tuple[str, str], list[Reissue]] = field(init=False)
@@ -61,6 +62,11 @@ class Context:
     certificate_reissues_loader: DataLoader[tuple, Page] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.forget_loaded()
+
+    def forget_loaded(self) -> None:
+        """New, empty DataLoaders: a subscription's next message reads everything afresh."""
+
         async def load_certificates(ids: list[str]) -> list[Certificate | None]:
             found = await self.services.certificates.get_many(self.caller, ids)
             return [found.get(i) for i in ids]

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from graphql import GraphQLError
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from domain.errors import DomainError
 from resolvers.context import Context
@@ -44,12 +45,17 @@ class CostLimits(SchemaExtension):
         if cost is None:
             return  # no operation to run, or variables that do not coerce: execution refuses it itself
         if 0 < limit < cost.objects:
-            ctx.result = _refusal(
+            refusal = _refusal(
                 f"this operation could return {cost.objects} objects, over the limit of {limit} (each "
                 "connection multiplies what it selects by its `first`): ask for smaller pages or fewer "
                 "nested fields",
                 {"code": "QUERY_TOO_COSTLY", "cost": cost.objects, "limit": limit},
             )
+            if ctx.operation_type.value == "subscription":
+                # A subscription's stream does not look at a result set here: raised, it is
+                # the stream's only result, before anything is read.
+                raise refusal.errors[0]
+            ctx.result = refusal
         elif cost.mutation_weight > 0:
             refusal = await claim_mutation_units(ctx.context, cost.mutation_weight)
             if refusal is not None:
@@ -74,7 +80,9 @@ class MaskInternalErrors(MaskErrors):
     @staticmethod
     def _should_mask(error: GraphQLError) -> bool:
         original = error.original_error
-        return not (original is None or isinstance(original, (DomainError, GraphQLError)))
+        # Strawberry's own refusals of an operation (a query sent where only subscriptions
+        # run) are not faults: the transport explains them (certreissue/graphql_ws.py).
+        return not (original is None or isinstance(original, (DomainError, GraphQLError, InvalidOperationTypeError)))
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed = super()._process_errors(errors)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +26,7 @@ from schema.get_operation import GetOperation
 from schema.suggestions import HideSuggestions
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
+from resolvers import subscriptions as subscription_resolvers
 from resolvers.context import Context, Tuning
 from schema.expansion import ExpandedFieldsLimit, stands_aside_for_huge_documents
 from schema.scalars import DateTime
@@ -272,6 +273,35 @@ class Mutation:
         return ReissuePayload.of(await reissue_resolvers.remind(info.context, str(reissue_id)))
 
 
+@strawberry.type(
+    description="Live state, over a WebSocket on /graphql (the graphql-transport-ws protocol; the token in "
+    'connection_init\'s payload as {"Authorization": "Bearer <token>"}). Each message is the whole selection, '
+    "read as the query of the same object would read it (R26)."
+)
+class Subscription:
+    @strawberry.subscription(
+        description="The reissue as it is now, then again each time any API process changes it: its status and "
+        "events (R25), its domain validation (a check, R21), its certificate. A change that leaves the selection "
+        "as it was sends nothing. It stays open, after the reissue ends too, until the client completes it. "
+        "A reissue that does not exist, or is another account's, is NOT_FOUND (an error message, no data); staff "
+        "may watch any one by its ID (R26)."
+    )
+    async def reissue_updated(self, info: strawberry.Info[Context], reissue_id: strawberry.ID) -> AsyncIterator[Reissue]:
+        updates = await subscription_resolvers.reissue_updates(info.context, str(reissue_id))
+        return updates.map(Reissue.from_domain)
+
+    @strawberry.subscription(
+        description="The certificate as it is now, then again each time it changes: a new version (R23), its "
+        "status (REISSUING while a reissue is in progress, R4), order facts (R29), or its eligibility, which a "
+        "reissue of another certificate under the same primary domain changes (R3). A change that leaves the "
+        "selection as it was sends nothing; the passing of time (EXPIRED, R1's 30 days) is not a change. "
+        "NOT_FOUND for one that does not exist or is another account's; staff by its ID (R26)."
+    )
+    async def certificate_updated(self, info: strawberry.Info[Context], id: strawberry.ID) -> AsyncIterator[Certificate]:
+        updates = await subscription_resolvers.certificate_updates(info.context, str(id))
+        return updates.map(lambda found: Certificate.from_domain(found, info.context.now))
+
+
 log = logging.getLogger("certreissue.graphql")
 
 
@@ -335,6 +365,7 @@ def build_schema(
     return CertReissueSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Certificate, Reissue],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not introspection, scalar_map={datetime: DateTime}),

@@ -25,7 +25,15 @@ class HideSuggestions(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
-            for error in result.errors:
-                error.message = without_suggestions(error.message)
+        _strip(self.execution_context.result)
+
+    def on_stream_result(self, result) -> Iterator[None]:
+        """A subscription's results, each before it is sent (on_operation ends with the stream)."""
+        _strip(result)
+        yield
+
+
+def _strip(result) -> None:
+    if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
+        for error in result.errors:
+            error.message = without_suggestions(error.message)

@@ -74,6 +74,30 @@ def test_summary_lines_report_32_clients_or_the_highest_measured():
     assert table.count("\n| certificate |") == 4
 
 
+def test_latency_summary_takes_the_median_and_the_nearest_rank_p99():
+    values = [float(v) for v in range(1, 201)]  # 1..200 ms, shuffled order does not matter
+    summary = report.latency_summary(reversed(values))
+    assert summary == {"n": 200, "median": 100.5, "p99": 198.0, "min": 1.0, "max": 200.0}
+    assert report.latency_summary([-2.0, 5.0])["median"] == 1.5  # a message before the answer is kept
+    assert report.latency_summary([])["n"] == 0
+
+
+def test_the_subscriptions_section_shows_each_feed_median_and_p99():
+    from bench.render import _subscriptions
+
+    def feed(base):
+        values = [base + i for i in range(10)]
+        summary = report.latency_summary(values)
+        return {"summary": {"from_answer_ms": summary, "from_send_ms": summary, "mutation_ms": summary}}
+
+    text = _subscriptions({"feeds": {"change-stream": feed(3.0), "poll": feed(500.0)}, "samples": 10,
+                           "document": "subscription W { x }", "command": "python -m bench --only subscriptions"})
+    rows = [line for line in text.splitlines() if line.startswith("| change stream") or line.startswith("| polling")]
+    assert len(rows) == 2
+    assert "| 10 | 7.5 | 12.0 | 3.0 / 12.0 |" in rows[0]
+    assert "| 10 | 504.5 | 509.0 | 500.0 / 509.0 |" in rows[1]
+
+
 def console_result(cold_p90_ms: float, js_gzip: int) -> dict:
     samples = [cold_p90_ms / 2, cold_p90_ms]
     usable = {when: {"median_ms": samples[0], "p90_ms": samples[1], "samples_ms": samples} for when in ("cold", "warm")}

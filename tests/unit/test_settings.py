@@ -47,3 +47,25 @@ def test_the_embedded_database_is_chosen_by_certs_embedded_db():
 def test_an_unknown_embedded_database_is_refused_naming_the_choices():
     with pytest.raises(ValueError, match="CERTS_EMBEDDED_DB must be one of secantus, ferretdb"):
         Settings.from_env({"CERTS_EMBEDDED_DB": "sqlite"})
+
+
+def test_the_subscription_settings_have_bounded_defaults():
+    settings = Settings.from_env({})
+    assert settings.change_feed == "auto" and settings.change_poll_seconds == 1.0
+    assert settings.ws_max_subscriptions == 20 and settings.ws_init_timeout_seconds == 10.0
+    assert settings.ws_max_message_bytes == 64 * 1024
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"CERTS_CHANGE_FEED": "oplog"}, "CERTS_CHANGE_FEED must be one of auto, change-stream, poll"),
+        ({"CERTS_CHANGE_POLL_SECONDS": "0"}, "CERTS_CHANGE_POLL_SECONDS"),
+        ({"CERTS_WS_MAX_SUBSCRIPTIONS": "0"}, "CERTS_WS_MAX_SUBSCRIPTIONS"),
+        ({"CERTS_WS_INIT_TIMEOUT_SECONDS": "never"}, "CERTS_WS_INIT_TIMEOUT_SECONDS"),
+        ({"CERTS_WS_MAX_MESSAGE_BYTES": "100"}, "CERTS_WS_MAX_MESSAGE_BYTES"),
+    ],
+)
+def test_a_bad_subscription_setting_is_refused_naming_the_variable(env, says):
+    with pytest.raises(ValueError, match=says):
+        Settings.from_env(env)
