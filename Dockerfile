@@ -15,7 +15,7 @@ FROM node:20-slim AS console
 WORKDIR /build
 COPY schema.graphql ./
 COPY console/package.json console/package-lock.json console/.npmrc console/index.html console/codegen.ts \
-     console/subscriptions.graphql console/tsconfig.json console/vite.config.ts console/
+     console/tsconfig.json console/vite.config.ts console/
 COPY console/scripts/ console/scripts/
 COPY console/src/ console/src/
 RUN cd console && npm ci --no-progress --loglevel=error && npm run --silent build

@@ -69,7 +69,7 @@ $(CONSOLE_DEPS): console/package.json console/package-lock.json console/.npmrc
 	touch $@
 
 $(CONSOLE_BUILD): $(CONSOLE_DEPS) schema.graphql $(CONSOLE_SOURCES) console/index.html console/codegen.ts \
-		console/subscriptions.graphql console/tsconfig.json console/vite.config.ts console/scripts/postbuild.mjs
+		console/tsconfig.json console/vite.config.ts console/scripts/postbuild.mjs
 	cd console && $(NPM) run --silent build
 
 # Debian's chromium for the browser tests (apt-get when missing and run as root).

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from certreissue.bootstrap import build_services
-from tests.browser.conftest import CONSOLE, REPO, drive, origin_of
+from tests.browser.conftest import CONSOLE, drive, origin_of
 from tests.conftest import GraphQLClient, free_port, new_token
 from tests.integration.reissue_api import GET, request, unique_zone, upload_cert
 from tests.support.dnsserver import ChallengeDNS
@@ -26,9 +26,6 @@ from tests.support.serve import ServeProcess
 
 PAGE_SIZE = 10  # console/src/screens/CertificateList.tsx
 CERTIFICATES = 13  # uploaded by the fixture: two pages of the list
-# The served schema has the live-status subscriptions once they are merged; until then
-# the owner's page cannot learn of a reviewer's decision by itself, and says so.
-SUBSCRIPTIONS = "type Subscription" in (REPO / "schema.graphql").read_text()
 SERIOUS = ("serious", "critical")
 BAD_TOKEN = "crt1_not-a-token-of-this-service"  # pasted once at sign-in: the API answers 401
 
@@ -243,10 +240,6 @@ async def test_an_operator_confirms_the_cas_verification_from_the_queue(review, 
     assert reissue["status"] == "ISSUED" and reissue["events"][-1]["note"] == "CA verification confirmed"
 
 
-@pytest.mark.xfail(
-    not SUBSCRIPTIONS, strict=True,
-    reason="schema.graphql has no Subscription type yet: the live-status subscriptions are on another branch",
-)
 def test_the_owners_page_shows_the_approval_by_itself_over_the_websocket(review, site):
     assert review["ownerLive"] == "on", review["ownerLiveText"]
     assert review["ownerSawIssuedAfterMs"] is not None and review["ownerStatus"][-1] == "ISSUED"
@@ -301,11 +294,8 @@ def test_every_page_runs_under_its_csp_without_a_violation_or_an_error(paid_dv, 
         for label, seen in report["contexts"].items():
             assert seen["cspViolations"] == [], label
             assert seen["pageErrors"] == [], label
-            # Chromium's own words on the refused token's 401 and, until the subscriptions
-            # are served, on the refused WebSocket: nothing else.
+            # Chromium's own word on the refused token's 401: nothing else.
             expected = ["status of 401"] if report is errors_and_sign_out else []
-            if not SUBSCRIPTIONS:
-                expected.append("WebSocket")
             unexpected = [e for e in seen["consoleErrors"] if not any(word in e for word in expected)]
             assert unexpected == [], label
 
