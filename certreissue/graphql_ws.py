@@ -14,6 +14,9 @@ handler and this service's authentication and limits.
   codes apply. A document is found as over HTTP (trusted documents, APQ by hash) and
   limited by the same schema (tokens, depth, aliases, cost); a request error is an `error`
   message, never data.
+- At most CERTS_WS_MAX_CONNECTIONS sockets per process, authenticated or not (another: 503
+  at the upgrade), and CERTS_WS_MAX_CONNECTIONS_PER_TOKEN authenticated ones per token and
+  process (another: closed 1008 at connection_init).
 - At most CERTS_WS_MAX_SUBSCRIPTIONS at once per connection (another one: an `error`
   message, SUBSCRIPTION_LIMIT_REACHED); a client message over CERTS_WS_MAX_MESSAGE_BYTES
   closes the socket (1009, uvicorn: certreissue/server.py).
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import secrets
@@ -63,6 +67,7 @@ from resolvers.context import Context, Tuning
 log = logging.getLogger("certreissue")
 TOKEN_RECHECK_SECONDS = 1.0
 FORBIDDEN = 4403
+POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 ONLY_SUBSCRIPTIONS = (
     "only subscriptions run over this socket: send queries and mutations to POST /graphql "
@@ -132,6 +137,13 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
             log.info("subscriptions: connection refused (%s token)", "invalid" if token else "no")
             await self.close(FORBIDDEN, "Forbidden")
             return
+        if not self.view.hold_token(token):
+            log.info("subscriptions: connection refused (too many for its token)")
+            await self.close(
+                POLICY_VIOLATION,
+                f"too many connections for this token (CERTS_WS_MAX_CONNECTIONS_PER_TOKEN={self.view.per_token_limit})",
+            )
+            return
         self.context.caller, self.context.token = caller, token
         await self.send_message({"type": "connection_ack"})
         self.connection_acknowledged = True
@@ -191,6 +203,8 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._token_check
         await super().shutdown()
+        if self.context.token is not None:
+            self.view.release_token(self.context.token)
         log.info(
             "subscriptions: connection closed (%d subscriptions)", self._subscriptions,
             extra={"path": "/graphql", "duration_ms": round((time.monotonic() - self._started) * 1000, 1),
@@ -355,6 +369,26 @@ class SubscriptionsView(GraphQL):
         self._services_ref = services_ref
         self.documents = documents
         self.tuning = tuning
+        self.connection_limit = settings.ws_max_connections
+        self.per_token_limit = settings.ws_max_connections_per_token
+        self._open = 0
+        self._by_token: dict[str, int] = {}
+
+    def hold_token(self, token: str) -> bool:
+        """Counts one more authenticated socket of `token` in this process; False past the cap."""
+        key = hashlib.sha256(token.encode()).hexdigest()  # the token itself is not kept here
+        if self._by_token.get(key, 0) >= self.per_token_limit:
+            return False
+        self._by_token[key] = self._by_token.get(key, 0) + 1
+        return True
+
+    def release_token(self, token: str) -> None:
+        key = hashlib.sha256(token.encode()).hexdigest()
+        left = self._by_token.get(key, 0) - 1
+        if left > 0:
+            self._by_token[key] = left
+        else:
+            self._by_token.pop(key, None)
 
     @property
     def services(self):
@@ -364,8 +398,29 @@ class SubscriptionsView(GraphQL):
         return ConnectionContext()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._open >= self.connection_limit:
+            await _refuse_upgrade(scope, send, self.connection_limit)
+            return
+        self._open += 1
         token = logs.request_id.set("ws-" + secrets.token_hex(6))  # every log line of the connection
         try:
             await super().__call__(scope, receive, send)
         finally:
+            self._open -= 1
             logs.request_id.reset(token)
+
+
+async def _refuse_upgrade(scope: Scope, send: Send, limit: int) -> None:
+    """503 before the upgrade (ASGI's denial response where the server has it, else the
+    close uvicorn turns into 403): the process already holds CERTS_WS_MAX_CONNECTIONS sockets."""
+    log.warning("subscriptions: connection refused, %d sockets open (CERTS_WS_MAX_CONNECTIONS)", limit)
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = json.dumps({"errors": [{
+            "message": "too many WebSocket connections on this process; try again shortly",
+            "extensions": {"code": "SERVICE_UNAVAILABLE"},
+        }]}).encode()
+        await send({"type": "websocket.http.response.start", "status": 503,
+                    "headers": [(b"content-type", b"application/json"), (b"retry-after", b"5")]})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})

@@ -76,6 +76,8 @@ class Settings:
     ws_max_subscriptions: int = 20  # per connection
     ws_init_timeout_seconds: float = 10.0  # connection_init must arrive within it (else 4408)
     ws_max_message_bytes: int = 64 * 1024  # a larger message from the client closes the socket (1009)
+    ws_max_connections: int = 1000  # sockets open at once in one process, authenticated or not (else 503)
+    ws_max_connections_per_token: int = 10  # authenticated sockets of one token in one process (else 1008)
     console_assets: Path | None = None  # certreissue/console.py: None, console/dist of the source tree
 
     @classmethod
@@ -124,6 +126,10 @@ class Settings:
             ),
             ws_max_message_bytes=_at_least(
                 env.get("CERTS_WS_MAX_MESSAGE_BYTES", str(64 * 1024)), 1024, "CERTS_WS_MAX_MESSAGE_BYTES"
+            ),
+            ws_max_connections=_at_least(env.get("CERTS_WS_MAX_CONNECTIONS", "1000"), 1, "CERTS_WS_MAX_CONNECTIONS"),
+            ws_max_connections_per_token=_at_least(
+                env.get("CERTS_WS_MAX_CONNECTIONS_PER_TOKEN", "10"), 1, "CERTS_WS_MAX_CONNECTIONS_PER_TOKEN"
             ),
             console_assets=Path(env["CERTS_CONSOLE_ASSETS"]) if env.get("CERTS_CONSOLE_ASSETS") else None,
         )

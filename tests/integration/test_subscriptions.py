@@ -6,6 +6,7 @@ exactly like queries (R26); the transport's limits hold against a hostile client
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -79,6 +80,8 @@ async def strict_process(settings, database_uri, tmp_path_factory):
             "CERTS_WS_MAX_SUBSCRIPTIONS": "2",
             "CERTS_WS_INIT_TIMEOUT_SECONDS": "1",
             "CERTS_WS_MAX_MESSAGE_BYTES": "4096",
+            "CERTS_WS_MAX_CONNECTIONS_PER_TOKEN": "2",
+            "CERTS_WS_MAX_CONNECTIONS": "6",
             "CERTS_CORS_ORIGINS": "https://console.example.com",
             "CERTS_GRAPHIQL": "false",
         },
@@ -454,6 +457,34 @@ async def test_subscriptions_per_connection_are_capped(strict_process, owner):
         await ws.ping()
         await ws.subscribe("d", WATCH_REISSUE, {"id": reissue["id"]})
         assert (await ws.next_data("d"))["reissueUpdated"]["id"] == reissue["id"]
+
+
+async def test_connections_per_token_are_capped_and_freed_when_one_closes(strict_process, owner):
+    # One token may not hold every socket of a process: past the cap its next connection_init
+    # is refused (1008), and the slot is free again once one of its sockets closes.
+    async with GraphQLWebSocket.open(strict_process.url, owner.token) as first:
+        async with GraphQLWebSocket.open(strict_process.url, owner.token):
+            async with GraphQLWebSocket.open(strict_process.url, init=False) as third:
+                await third.send({"type": "connection_init", "payload": {"Authorization": f"Bearer {owner.token}"}})
+                refused = await third.closed()
+                assert refused.code == 1008 and "CERTS_WS_MAX_CONNECTIONS_PER_TOKEN" in refused.reason
+        await first.ping()
+        async with GraphQLWebSocket.open(strict_process.url, owner.token) as again:
+            await again.ping()
+
+
+async def test_a_process_holds_at_most_its_connection_cap_even_before_init(strict_process):
+    # Sockets that never authenticate count too (each for at most the init timeout), so a
+    # flood of bare handshakes is refused at the upgrade rather than held.
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(6):
+            await stack.enter_async_context(GraphQLWebSocket.open(strict_process.url, init=False))
+        with pytest.raises(InvalidStatus) as refused:
+            async with GraphQLWebSocket.open(strict_process.url, init=False):
+                pass
+        assert refused.value.response.status_code == 503
+    async with GraphQLWebSocket.open(strict_process.url, init=False) as later:
+        assert (await later.closed()).code == 4408  # accepted again once the others left
 
 
 async def test_a_silent_client_is_closed_after_the_init_timeout(strict_process):
