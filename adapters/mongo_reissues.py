@@ -192,6 +192,7 @@ class MongoReissueRepository(ReissueRepository):
         self._col = database.db.reissues
         self._transitions = database.db.reissue_transitions
         self._reminders = database.db.reissue_reminders
+        self._issuing = database.db.reissue_issuing
 
     def new_id(self) -> str:
         return REISSUE_ID_PREFIX + str(ObjectId())
@@ -329,6 +330,25 @@ class MongoReissueRepository(ReissueRepository):
         for claim in pending:
             await self._apply(claim["doc"], claim["seq"])
         return len(pending)
+
+    async def claim_issuance(self, reissue_id: str, seq: int, holder: str, now: datetime, until: datetime) -> bool:
+        """R23: the right to sign or finalise for the transition in slot `seq`, a unique key;
+        a claim whose holder died (past `until`) is taken over by deleting exactly it."""
+        slot = f"{reissue_id}#{seq:05d}"
+        for _ in range(2):
+            try:
+                await self._issuing.insert_one({"_id": slot, "holder": holder, "at": now, "until": until})
+                return True
+            except DuplicateKeyError:
+                taken = await self._issuing.find_one({"_id": slot})
+                if taken is not None and taken["until"] > now:
+                    return False
+                if taken is not None:
+                    await self._issuing.delete_one({"_id": slot, "holder": taken["holder"]})
+        return False
+
+    async def release_issuance(self, reissue_id: str, seq: int, holder: str) -> None:
+        await self._issuing.delete_one({"_id": f"{reissue_id}#{seq:05d}", "holder": holder})
 
     async def update_validation(self, reissue_id: str, validation: DomainValidation) -> None:
         await self._col.update_one(

@@ -186,6 +186,17 @@ class ReissueRepository(ABC):
     @abstractmethod
     async def overdue(self, now: datetime, limit: int = 100) -> list: ...
 
+    async def claim_issuance(self, reissue_id: str, seq: int, holder: str, now: datetime, until: datetime) -> bool:
+        """R23: claims the right to sign (or finalise the CA's order) for the transition into
+        event slot `seq`, before anything is signed, so that of two requests finishing the
+        same reissue only one has a certificate issued. A claim lives until `until`, then
+        another request may take it over (its holder died). False when another holds it."""
+        raise NotImplementedError
+
+    async def release_issuance(self, reissue_id: str, seq: int, holder: str) -> None:
+        """Drops this holder's claim (after the transition, or after a failure)."""
+        raise NotImplementedError
+
     @abstractmethod
     async def update_validation(self, reissue_id: str, validation) -> None:
         """Records a failed check's diagnosis (R21); not a status change."""

@@ -67,6 +67,9 @@ from domain.validity import DEFAULT_SCHEDULE, BoundedValidity, ValiditySchedule,
 log = logging.getLogger("certreissue.reissues")
 IDEMPOTENCY_RETENTION = timedelta(hours=48)
 SYSTEM_ACTOR = "system"
+# R23: how long a request may hold the right to sign (or finalise the CA's order) before
+# another may take it over; longer than the CA's slowest answer.
+ISSUANCE_LEASE = timedelta(seconds=120)
 
 
 # R26: the queue each staff role works through.
@@ -683,16 +686,35 @@ class ReissueService:
         )
 
     async def _issue(self, reissue: Reissue, actor: str, *, note: str | None, **changes) -> Reissue:
-        """R23: sign, record the ISSUED event (the commit point), then update the
-        certificate and release the locks (finished by the sweep if this process dies)."""
+        """R23: claim the right to sign, sign, record the ISSUED event (the commit point),
+        then update the certificate and release the locks (finished by the sweep if this
+        process dies)."""
         certificate = await self._certificate_repository.get(reissue.account, reissue.certificate_id)
         if certificate is None:
             raise NotFound(f"certificate {reissue.certificate_id} is gone")
-        version = await self._sign(reissue, certificate)
-        issued = await self._transition(
-            reissue, ReissueStatus.ISSUED, actor, note, "issue",
-            completed_at=version.issued_at, issued_version=version, applied=False, **changes,
-        )
+        # Claim first, then sign: of two requests finishing the same reissue (two API
+        # processes validating, approving or confirming at once) only one has the CA issue.
+        seq, holder, now = len(reissue.events) + 1, secrets.token_hex(8), self._clock.now()
+        if not await self._reissues.claim_issuance(reissue.id, seq, holder, now, now + ISSUANCE_LEASE):
+            raise InvalidInput(
+                f"reissue {reissue.id} is being issued by another request; look at it again in a few seconds",
+                code=ErrorCode.INVALID_STATE, field=["reissueId"],
+            )
+        try:
+            current = await self._reissues.get(reissue.id)
+            if current is None or len(current.events) != len(reissue.events):
+                state = current.status.value if current else "gone"
+                raise InvalidInput(
+                    f"cannot issue reissue {reissue.id}: it changed meanwhile and is now {state}",
+                    code=ErrorCode.INVALID_STATE, field=["reissueId"],
+                )
+            version = await self._sign(reissue, certificate)
+            issued = await self._transition(
+                reissue, ReissueStatus.ISSUED, actor, note, "issue",
+                completed_at=version.issued_at, issued_version=version, applied=False, **changes,
+            )
+        finally:
+            await self._reissues.release_issuance(reissue.id, seq, holder)
         await self._apply_issuance(issued)
         return issued
 
