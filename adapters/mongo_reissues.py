@@ -77,6 +77,8 @@ def _validation_to_doc(v: DomainValidation | None) -> dict | None:
         "token": v.token,
         "lastCheckedAt": v.last_checked_at,
         "lastError": v.last_error,
+        "caOrderUrl": v.ca_order_url,
+        "caToken": v.ca_token,
     }
 
 
@@ -89,6 +91,8 @@ def _validation_from_doc(d: dict | None) -> DomainValidation | None:
         token=d["token"],
         last_checked_at=d.get("lastCheckedAt"),
         last_error=d.get("lastError"),
+        ca_order_url=d.get("caOrderUrl"),
+        ca_token=d.get("caToken"),
     )
 
 

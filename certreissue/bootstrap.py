@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from adapters.acme_authority import AcmeAuthority
 from adapters.authority import BuiltInAuthority
 from adapters.clock import SystemClock
 from adapters.keys import ThreadKeyFactory
@@ -21,7 +22,7 @@ from adapters.sealing import AesGcmSealer, derive_key, load_or_create_master_key
 from adapters.validation import LiveDomainChecker
 from certreissue.settings import Settings
 from domain.certificates import CertificateService
-from domain.ports import AccountRegistry, Clock, DomainChecker, TokenStore
+from domain.ports import AccountRegistry, CertificateAuthority, Clock, DomainChecker, TokenStore
 from domain.reissuing import ReissueService
 
 
@@ -37,9 +38,10 @@ class Services:
     reissues: ReissueService
     reissue_repository: MongoReissueRepository
     locks: MongoLockStore
-    authority: BuiltInAuthority
+    authority: BuiltInAuthority  # signs the demo's certificates; trusted for R27
     rate_limiter: MongoRateLimiter
     accounts: AccountRegistry
+    issuer: CertificateAuthority | None = None  # what issues reissues (CERTS_CA): authority when None
 
     async def start(self) -> None:
         await self.database.ensure_indexes()
@@ -82,6 +84,14 @@ def build_services(
         certificate_repository, sealer, clock,
         trust_roots=[*authority.roots, *trusted_roots(settings)], brands=settings.brands,
     )
+    # R23: the CA that issues reissues (CERTS_CA); the built-in one stays for the demo and R27.
+    issuer: CertificateAuthority = authority
+    if settings.ca == "acme":
+        assert settings.acme_directory
+        issuer = AcmeAuthority(
+            settings.acme_directory, database, sealer,
+            eab_kid=settings.acme_eab_kid, eab_hmac=settings.acme_eab_hmac, ca_bundle=settings.acme_ca_bundle,
+        )
     reissue_repository = MongoReissueRepository(database)
     locks = MongoLockStore(database)
     reissues = ReissueService(
@@ -91,7 +101,7 @@ def build_services(
         locks=locks,
         idempotency=MongoIdempotencyStore(database, derive_key(master_key, "certreissue idempotency v1")),
         verifications=MongoVerificationLog(database),
-        authority=authority,
+        authority=issuer,
         keys=ThreadKeyFactory(),
         checker=checker
         or LiveDomainChecker(
@@ -119,4 +129,5 @@ def build_services(
         authority=authority,
         rate_limiter=MongoRateLimiter(database, settings.rate_limit_per_minute),
         accounts=MongoAccountRegistry(database),
+        issuer=issuer,
     )

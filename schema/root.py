@@ -95,6 +95,11 @@ class ReissuePreview:
     not_after_capped: bool = strawberry.field(
         description="True when R30 shortens the validity below the current notAfter."
     )
+    not_after_chosen_by_ca: bool = strawberry.field(
+        default=False,
+        description="True when the CA decides the notAfter (an ACME CA): the certificate gets the CA's, which "
+        "may differ from notAfter (R5 within R30).",
+    )
 
 
 @strawberry.type
@@ -198,6 +203,7 @@ class Query:
             waivers_unavailable_reason=steps.waivers_unavailable_reason if steps else None,
             not_after=preview.validity.not_after,
             not_after_capped=preview.validity.capped,
+            not_after_chosen_by_ca=info.context.services.reissues.ca_chooses_not_after,
         )
 
     @strawberry.field(
