@@ -22,6 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import josepy as jose
 import requests
@@ -168,6 +169,9 @@ class AcmeAuthority(CertificateAuthority, OrderingAuthority):
     # -- in the worker thread -------------------------------------------------------------
 
     def _read_order(self, acme: client.ClientV2, url: str) -> messages.Order:
+        if urlsplit(url).netloc != urlsplit(self._directory_url).netloc:
+            # CERTS_ACME_DIRECTORY changed while the reissue waited: that CA's order is lost to us.
+            raise CaError("orderGone", f"order {url} belongs to another ACME directory than {self._directory_url}")
         try:
             return messages.Order.from_json(acme._post_as_get(url).json())
         except messages.Error as error:

@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from adapters.acme_authority import AcmeAuthority
 from adapters.sealing import AesGcmSealer, load_or_create_master_key
+from domain.ports import CaError
 from tests import certs
 from tests.conftest import GraphQLClient, new_token
 from tests.integration.reissue_api import CHECK, GET, PREVIEW, act, error_codes, request, unique_zone, upload_cert
@@ -334,6 +335,11 @@ async def test_processes_sharing_a_database_register_one_acme_account_and_keep_i
     # A challenge's value is bound to the account key (RFC 8555 8.1), the same for both.
     order = await first.order(orders[1].url, "dns-01")
     assert order.challenge == orders[1].challenge
+    # An order of another directory (CERTS_ACME_DIRECTORY changed) is lost, not fetched.
+    elsewhere = orders[1].url.replace(f"127.0.0.1:{pebble.port}", "acme.example.net")
+    with pytest.raises(CaError) as lost:
+        await first.order(elsewhere, "dns-01")
+    assert lost.value.kind == "orderGone" and "another ACME directory" in lost.value.message
 
 
 # -- a CA with external account binding, a CA that goes away --------------------------------
