@@ -241,16 +241,12 @@ class AcmeAuthority(CertificateAuthority, OrderingAuthority):
                 return self._client
             key, uri = await self._account_key()
             self._key = key
-            alg = jose.ES256
             net = client.ClientNetwork(
-                key, alg=alg, verify_ssl=self._verify, user_agent=USER_AGENT, timeout=NETWORK_TIMEOUT_SECONDS
+                key, alg=jose.ES256, verify_ssl=self._verify, user_agent=USER_AGENT, timeout=NETWORK_TIMEOUT_SECONDS
             )
-            try:
-                directory = await asyncio.to_thread(
-                    _translated, lambda _: client.ClientV2.get_directory(self._directory_url, net), None
-                )
-            except CaError:
-                raise
+            directory = await asyncio.to_thread(
+                _translated, lambda _: client.ClientV2.get_directory(self._directory_url, net), None
+            )
             acme = client.ClientV2(directory, net)
             await self._register(acme, known_uri=uri)
             self._client = acme

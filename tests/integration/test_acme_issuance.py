@@ -26,6 +26,7 @@ from tests.support.serve import ServeProcess
 
 EAB_KID = "kid-certreissue"
 EAB_HMAC = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"  # Pebble's example key
+BLOCKED_ZONE = "refused-by-the-ca.com"
 
 
 def serve_env(pebble: Pebble, dns_server, file_site, **more: str) -> dict[str, str]:
@@ -41,7 +42,9 @@ def serve_env(pebble: Pebble, dns_server, file_site, **more: str) -> dict[str, s
 @pytest.fixture(scope="module")
 def pebble(dns_server, file_site, tmp_path_factory):
     require_pebble()
-    started = Pebble(tmp_path_factory.mktemp("pebble"), dns_port=dns_server.port, http_port=file_site.port).start()
+    # 90-day certificates, as Let's Encrypt issues: shorter than the uploaded ones have left.
+    started = Pebble(tmp_path_factory.mktemp("pebble"), dns_port=dns_server.port, http_port=file_site.port,
+                     blocked=[BLOCKED_ZONE], validity_days=90).start()
     try:
         yield started
     finally:
@@ -105,6 +108,14 @@ def csr_for(names: list[str]) -> str:
 # -- dns-01 and http-01 end to end ---------------------------------------------------------
 
 
+async def test_with_the_builtin_ca_the_notafter_is_r5s_not_the_cas(owner):
+    cert, _ = await upload_cert(owner, f"shop.{unique_zone()}")
+    preview = await owner(PREVIEW.replace("notAfterCapped", "notAfterCapped notAfterChosenByCa"),
+                          {"input": {"certificateId": cert["id"], "csrSource": "ONLINE", "reason": "rotate"}})
+    assert preview["previewReissue"]["notAfterChosenByCa"] is False
+    assert preview["previewReissue"]["notAfter"] == cert["notAfter"]
+
+
 async def test_a_dns_validated_reissue_is_an_acme_order_finalised_after_the_cas_dns_01_validation(
     acme_servers, through, pebble, dns_server
 ):
@@ -123,9 +134,10 @@ async def test_a_dns_validated_reissue_is_an_acme_order_finalised_after_the_cas_
     assert reissue["status"] == "PENDING_DOMAIN_VALIDATION"
     dns = reissue["domainValidation"]["dns"]
     assert dns["name"] == f"_acme-challenge.shop.{zone}" and dns["type"] == "TXT" and len(dns["value"]) == 43
-    order_url = (await owner(GET.replace("lastError", "lastError caOrderUrl"), {"id": reissue["id"]}))[
-        "reissue"]["domainValidation"]["caOrderUrl"]
-    assert order_url.startswith(f"https://127.0.0.1:{pebble.port}/")
+    seen = (await owner(GET.replace("lastError", "lastError caOrderUrl").replace(
+        "notAfterCapped", "notAfterCapped notAfterChosenByCa"), {"id": reissue["id"]}))["reissue"]
+    assert seen["domainValidation"]["caOrderUrl"].startswith(f"https://127.0.0.1:{pebble.port}/")
+    assert seen["notAfterChosenByCa"] is True
 
     # R21: our own check comes first; with no record the CA is not asked and the order stays.
     checked = await act(owner, CHECK, reissue["id"])
@@ -147,10 +159,12 @@ async def test_a_dns_validated_reissue_is_an_acme_order_finalised_after_the_cas_
     assert leaf.public_key().public_numbers() == key.public_key().public_numbers()
     assert leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
         x509.DNSName) == [f"shop.{zone}"]
-    # R5 with an ACME CA: the certificate gets the CA's notAfter (Pebble's is 5 years).
+    # R5 with an ACME CA: the certificate gets the CA's notAfter (90 days here), earlier
+    # than the current one, and the reissue says so.
     assert datetime.fromisoformat(done["notAfter"]) == leaf.not_valid_after_utc
     assert datetime.fromisoformat(done["certificate"]["notAfter"]) == leaf.not_valid_after_utc
-    assert leaf.not_valid_after_utc != issued.cert.not_valid_after_utc
+    assert 89 <= (leaf.not_valid_after_utc - leaf.not_valid_before_utc).days <= 90
+    assert leaf.not_valid_after_utc < issued.cert.not_valid_after_utc and done["notAfterCapped"] is True
     assert done["certificate"]["reissueCount"] == 1 and len(done["certificate"]["versions"]) == 2
 
 
@@ -252,6 +266,17 @@ async def test_an_ov_certificate_cannot_be_reissued_through_an_acme_ca(acme_serv
 
 
 # -- what the CA refuses ---------------------------------------------------------------------
+
+
+async def test_a_name_the_ca_refuses_is_a_user_error_and_nothing_is_stored(acme_servers, through, services):
+    owner = await through(acme_servers[0])
+    cert, _ = await upload_cert(owner, f"shop.{BLOCKED_ZONE}")
+    result = await request(owner, certificateId=cert["id"], csrSource="ONLINE", reason="rotate")
+    assert error_codes(result) == ["CA_REJECTED"] and result["reissue"] is None
+    message = result["userErrors"][0]["message"]
+    assert message.startswith("the CA refused: ") and f"shop.{BLOCKED_ZONE}" in message
+    assert await services.database.db.reissues.count_documents({"certificateId": cert["id"]}) == 0
+    assert await services.database.db.reissue_locks.count_documents({"certificateId": cert["id"]}) == 0
 
 
 async def test_a_csr_the_ca_rejects_leaves_the_reissue_pending_with_the_cas_reason(
@@ -412,7 +437,11 @@ async def test_a_ca_restarted_mid_order_leaves_the_reissue_pending_and_a_later_c
         await publish_dns(dns_server, after)
         checked = await act(owner, CHECK, reissue["id"])
         assert checked["reissue"]["status"] == "ISSUED", checked["reissue"]["domainValidation"]
-        assert leaf_of(checked["reissue"]).issuer.rfc4514_string().startswith("CN=Pebble Intermediate CA")
+        leaf = leaf_of(checked["reissue"])
+        assert leaf.issuer.rfc4514_string().startswith("CN=Pebble Intermediate CA")
+        # This Pebble issues for 5 years: the CA's notAfter is later than R5's, and it is the one.
+        assert datetime.fromisoformat(checked["reissue"]["notAfter"]) == leaf.not_valid_after_utc
+        assert checked["reissue"]["notAfterCapped"] is False
     finally:
         if process is not None:
             process.stop()

@@ -94,7 +94,12 @@ def make_tls(directory: Path) -> tuple[Path, Path, Path]:
 
 
 class Pebble:
-    def __init__(self, directory: Path, *, dns_port: int, http_port: int, eab_keys: dict[str, str] | None = None):
+    def __init__(
+        self, directory: Path, *, dns_port: int, http_port: int, eab_keys: dict[str, str] | None = None,
+        blocked: list[str] | None = None, validity_days: int | None = None,
+    ):
+        """`blocked`: domains Pebble refuses (rejectedIdentifier); `validity_days`: its
+        certificates' validity (Pebble's default is 5 years; Let's Encrypt's is 90 days)."""
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.ca_bundle, cert, key = make_tls(directory)
@@ -111,6 +116,8 @@ class Pebble:
             "ocspResponderURL": "",
             "externalAccountBindingRequired": bool(eab_keys),
             **({"externalAccountMACKeys": eab_keys} if eab_keys else {}),
+            **({"domainBlocklist": blocked} if blocked else {}),
+            **({"certificateValidityPeriod": validity_days * 86400} if validity_days else {}),
         }}))
         self.log_path = directory / "pebble.log"
         self.process: subprocess.Popen | None = None
