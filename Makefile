@@ -21,9 +21,9 @@ $(error DB must be secantus or ferretdb, not '$(DB)')
 endif
 EMBEDDED := $(if $(filter ferretdb,$(DB)),$(FERRETDB))
 
-.PHONY: install run test clean reliability audit-http chromium pebble
+.PHONY: install run test clean reliability audit-http chromium
 
-install: $(STAMP) $(EMBEDDED) $(AUDIT_STAMP) $(GRAPHIQL_BUILD) chromium pebble
+install: $(STAMP) $(EMBEDDED) $(AUDIT_STAMP) $(GRAPHIQL_BUILD) chromium
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -60,10 +60,6 @@ $(GRAPHIQL_BUILD): $(GRAPHIQL_DEPS) graphiql/build.mjs $(wildcard graphiql/src/*
 chromium:
 	@sh scripts/install-chromium.sh
 
-# Debian's pebble (Let's Encrypt's ACME test server) for the ACME tests, likewise.
-pebble:
-	@sh scripts/install-pebble.sh
-
 run: install
 	CERTS_EMBEDDED_DB=$(DB) $(VENV)/bin/certreissue serve --host $(HOST) --port $(PORT)
 
@@ -93,3 +89,10 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 bench: install $(BENCH_STAMP)
 	CERTS_EMBEDDED_DB=$(DB) $(VENV)/bin/python -m bench $(BENCH_ARGS)
+
+# Debian's pebble (Let's Encrypt's ACME test server) for the ACME tests, as chromium is
+# installed for the browser tests: apt-get when missing and run as root.
+.PHONY: pebble
+install: pebble
+pebble:
+	@sh scripts/install-pebble.sh

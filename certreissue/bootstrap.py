@@ -39,9 +39,9 @@ class Services:
     reissue_repository: MongoReissueRepository
     locks: MongoLockStore
     authority: BuiltInAuthority  # signs the demo's certificates; trusted for R27
+    issuer: CertificateAuthority  # issues reissues (CERTS_CA): `authority`, or an ACME CA
     rate_limiter: MongoRateLimiter
     accounts: AccountRegistry
-    issuer: CertificateAuthority | None = None  # what issues reissues (CERTS_CA): authority when None
 
     async def start(self) -> None:
         await self.database.ensure_indexes()
@@ -127,7 +127,7 @@ def build_services(
         reissue_repository=reissue_repository,
         locks=locks,
         authority=authority,
+        issuer=issuer,
         rate_limiter=MongoRateLimiter(database, settings.rate_limit_per_minute),
         accounts=MongoAccountRegistry(database),
-        issuer=issuer,
     )

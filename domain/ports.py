@@ -290,55 +290,6 @@ class VerificationLog(ABC):
 
 
 @dataclass(frozen=True)
-class SignedCertificate:
-    certificate_pem: str
-    chain_pem: str
-
-
-class CertificateAuthority(ABC):
-    @abstractmethod
-    async def sign(
-        self,
-        csr_pem: str,
-        domain: str,
-        not_after: datetime,
-        now: datetime,
-        *,
-        brand: Brand,
-        level: ValidationLevel,
-        organization: str | None = None,
-    ) -> SignedCertificate:
-        """R5/R23: a certificate for the CSR's key, SAN = domain, notBefore = now,
-        notAfter as given (within R30), a new random serial, issued so that R29 reads
-        `brand` and `level` back from it; OV/EV name the organization (R13)."""
-
-    @abstractmethod
-    def issuer_not_after(self, brand: Brand) -> datetime:
-        """R30: the notAfter of the CA certificate that signs for `brand`."""
-
-    @property
-    @abstractmethod
-    def roots(self) -> list:
-        """The CA's root certificates (trusted for R27 path validation)."""
-
-    @property
-    def ordering(self) -> OrderingAuthority | None:
-        """The CA's own domain validation (ACME orders), or None: the service validates
-        and the CA signs at once."""
-        return None
-
-    @property
-    def chooses_not_after(self) -> bool:
-        """True when the CA decides the notAfter itself (ACME): the certificate gets the
-        CA's, which may differ from R5's."""
-        return False
-
-    def issues_level(self, level: ValidationLevel) -> bool:
-        """Whether this CA issues certificates of `level` (an ACME CA issues DV only)."""
-        return True
-
-
-@dataclass(frozen=True)
 class CaChallenge:
     """The challenge a CA that validates domains itself (ACME, RFC 8555) set for an order:
     what the applicant must publish, and where."""
@@ -398,6 +349,55 @@ class OrderingAuthority(ABC):
     async def finalize(self, order_url: str, csr_pem: str) -> SignedCertificate:
         """Finalises a ready order with the CSR (or resumes one being processed, or fetches
         the certificate of a valid one) and returns the chain the CA issued."""
+
+
+@dataclass(frozen=True)
+class SignedCertificate:
+    certificate_pem: str
+    chain_pem: str
+
+
+class CertificateAuthority(ABC):
+    @property
+    def ordering(self) -> OrderingAuthority | None:
+        """The CA's own domain validation (ACME orders), or None: the service validates
+        and the CA signs at once."""
+        return None
+
+    @property
+    def chooses_not_after(self) -> bool:
+        """True when the CA decides the notAfter itself (ACME): the certificate gets the
+        CA's, which may differ from R5's."""
+        return False
+
+    def issues_level(self, level: ValidationLevel) -> bool:
+        """Whether this CA issues certificates of `level` (an ACME CA issues DV only)."""
+        return True
+
+    @abstractmethod
+    async def sign(
+        self,
+        csr_pem: str,
+        domain: str,
+        not_after: datetime,
+        now: datetime,
+        *,
+        brand: Brand,
+        level: ValidationLevel,
+        organization: str | None = None,
+    ) -> SignedCertificate:
+        """R5/R23: a certificate for the CSR's key, SAN = domain, notBefore = now,
+        notAfter as given (within R30), a new random serial, issued so that R29 reads
+        `brand` and `level` back from it; OV/EV name the organization (R13)."""
+
+    @abstractmethod
+    def issuer_not_after(self, brand: Brand) -> datetime:
+        """R30: the notAfter of the CA certificate that signs for `brand`."""
+
+    @property
+    @abstractmethod
+    def roots(self) -> list:
+        """The CA's root certificates (trusted for R27 path validation)."""
 
 
 class KeyFactory(ABC):

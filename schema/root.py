@@ -84,6 +84,10 @@ class ReissuePreview:
     )
     domain_validation_required: bool
     manual_review_required: bool
+    not_after_chosen_by_ca: bool = strawberry.field(
+        description="True when the CA decides the notAfter (an ACME CA): the certificate gets the CA's, which "
+        "may differ from notAfter (R5 within R30)."
+    )
     waivers: list[Waiver]
     waivers_unavailable_reason: str | None = strawberry.field(
         description="Why no waiver applies although the timing would allow one (R28); null otherwise."
@@ -94,11 +98,6 @@ class ReissuePreview:
     )
     not_after_capped: bool = strawberry.field(
         description="True when R30 shortens the validity below the current notAfter."
-    )
-    not_after_chosen_by_ca: bool = strawberry.field(
-        default=False,
-        description="True when the CA decides the notAfter (an ACME CA): the certificate gets the CA's, which "
-        "may differ from notAfter (R5 within R30).",
     )
 
 
@@ -192,6 +191,7 @@ class Query:
                 waivers_unavailable_reason=None,
                 not_after=info.context.now,
                 not_after_capped=False,
+                not_after_chosen_by_ca=info.context.services.reissues.ca_chooses_not_after,
             )
         steps = preview.steps
         return ReissuePreview(
