@@ -22,7 +22,7 @@ from adapters.sealing import AesGcmSealer, derive_key, load_or_create_master_key
 from adapters.validation import LiveDomainChecker
 from certreissue.settings import Settings
 from domain.certificates import CertificateService
-from domain.ports import AccountRegistry, CertificateAuthority, Clock, DomainChecker, TokenStore
+from domain.ports import AccountRegistry, Clock, DomainChecker, TokenStore
 from domain.reissuing import ReissueService
 
 
@@ -39,7 +39,7 @@ class Services:
     reissue_repository: MongoReissueRepository
     locks: MongoLockStore
     authority: BuiltInAuthority  # signs the demo's certificates; trusted for R27
-    issuer: CertificateAuthority  # issues reissues (CERTS_CA): `authority`, or an ACME CA
+    issuer: BuiltInAuthority | AcmeAuthority  # issues reissues (CERTS_CA): `authority`, or an ACME CA
     rate_limiter: MongoRateLimiter
     accounts: AccountRegistry
 
@@ -85,7 +85,7 @@ def build_services(
         trust_roots=[*authority.roots, *trusted_roots(settings)], brands=settings.brands,
     )
     # R23: the CA that issues reissues (CERTS_CA); the built-in one stays for the demo and R27.
-    issuer: CertificateAuthority = authority
+    issuer: BuiltInAuthority | AcmeAuthority = authority
     if settings.ca == "acme":
         assert settings.acme_directory
         issuer = AcmeAuthority(
