@@ -869,7 +869,7 @@ class ReissueService:
         now = self._clock.now()
         if not outcome.ok:
             return await self._failed_check(reissue, validation, outcome.diagnosis)
-        if validation.ca_order_url and self._authority.ordering is not None:
+        if self._authority.ordering is not None:
             # R21 with an ACME CA: the record or file is there; now the CA validates it.
             failure, validation = await self._ca_validates(reissue, validation)
             if failure is not None:
@@ -906,9 +906,11 @@ class ReissueService:
         (a diagnosis, the validation to keep). An order the CA lost or failed is replaced by
         a new one, whose challenge the diagnosis gives."""
         ordering = self._authority.ordering
-        assert ordering is not None and validation.ca_order_url
+        assert ordering is not None
         kind = ACME_KIND[validation.method]
         try:
+            if not validation.ca_order_url:
+                raise CaError("orderGone", "this reissue was requested before the ACME CA was configured")
             order = await ordering.order(validation.ca_order_url, kind)
             if order.status == "pending":
                 await ordering.validate(order)

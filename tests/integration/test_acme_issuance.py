@@ -265,6 +265,26 @@ async def test_an_ov_certificate_cannot_be_reissued_through_an_acme_ca(acme_serv
     assert result["reissue"] is None
 
 
+async def test_a_reissue_requested_before_the_acme_ca_was_configured_gets_an_order_at_its_next_check(
+    acme_servers, through, owner, dns_server
+):
+    cert, _ = await upload_cert(owner, f"before.{unique_zone()}")
+    # Requested from the session's server, whose CA is the built-in one: our challenge.
+    reissue = (await request(owner, certificateId=cert["id"], csrSource="ONLINE", reason="rotate"))["reissue"]
+    assert reissue["domainValidation"]["dns"]["name"].startswith("_dnsauth.")
+    await publish_dns(dns_server, reissue)
+    # Checked where CERTS_CA=acme: the record is there, but the CA has to validate the name.
+    acme_owner = await through(acme_servers[0], owner.account)
+    checked = (await act(acme_owner, CHECK, reissue["id"]))["reissue"]
+    assert checked["status"] == "PENDING_DOMAIN_VALIDATION"
+    dns = checked["domainValidation"]["dns"]
+    assert dns["name"].startswith("_acme-challenge.before.")
+    error = checked["domainValidation"]["lastError"]
+    assert "requested before the ACME CA was configured" in error and dns["value"] in error
+    await publish_dns(dns_server, checked)
+    assert (await act(acme_owner, CHECK, reissue["id"]))["reissue"]["status"] == "ISSUED"
+
+
 # -- what the CA refuses ---------------------------------------------------------------------
 
 
