@@ -78,16 +78,14 @@ ACME_KIND = {
 }
 
 
-def ca_user_error(error: CaError) -> DomainError:
-    """A CA's refusal or silence at submission, as a userError: nothing was stored."""
+def ca_user_error(error: CaError, field: tuple[str, ...] = ("input", "certificateId")) -> DomainError:
+    """A CA's refusal or silence, as a userError: nothing was stored or changed."""
     if error.kind == "rateLimited":
-        return InvalidInput(f"the CA is rate-limiting: {error.message}", code=ErrorCode.RATE_LIMITED,
-                            field=["input", "certificateId"])
+        return InvalidInput(f"the CA is rate-limiting: {error.message}", code=ErrorCode.RATE_LIMITED, field=field)
     if error.retryable:
         return InvalidInput(f"the CA did not answer: {error.message}; nothing was stored, try again later",
-                            code=ErrorCode.CA_UNAVAILABLE, field=["input", "certificateId"])
-    return InvalidInput(f"the CA refused: {error.message}", code=ErrorCode.CA_REJECTED,
-                        field=["input", "certificateId"])
+                            code=ErrorCode.CA_UNAVAILABLE, field=field)
+    return InvalidInput(f"the CA refused: {error.message}", code=ErrorCode.CA_REJECTED, field=field)
 
 
 def ca_validation(method: ValidationMethod, order: CaOrder) -> DomainValidation:
@@ -945,7 +943,10 @@ class ReissueService:
                 code=ErrorCode.INVALID_STATE, field=["reissueId"],
             )
         note = _note(comment, "comment")
-        return await self._issue(reissue, caller.actor, note=note or "approved")
+        try:
+            return await self._issue(reissue, caller.actor, note=note or "approved")
+        except CaError as error:  # an ACME CA without a valid authorization for the name
+            raise ca_user_error(error, ("reissueId",)) from None
 
     async def reject(self, caller: Caller, reissue_id: str, reason: str) -> Reissue:
         require_role(caller, Role.REVIEWER)
@@ -968,7 +969,10 @@ class ReissueService:
                 f"reissue {reissue.id} is not awaiting the CA's verification; it is {reissue.status.value}",
                 code=ErrorCode.INVALID_STATE, field=["reissueId"],
             )
-        return await self._issue(reissue, caller.actor, note="CA verification confirmed")
+        try:
+            return await self._issue(reissue, caller.actor, note="CA verification confirmed")
+        except CaError as error:  # an ACME CA without a valid authorization for the name
+            raise ca_user_error(error, ("reissueId",)) from None
 
     async def cancel(self, caller: Caller, reissue_id: str) -> Reissue:
         """R24: the applicant cancels a reissue that is not issued yet."""

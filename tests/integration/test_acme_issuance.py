@@ -20,7 +20,7 @@ from adapters.sealing import AesGcmSealer, load_or_create_master_key
 from domain.ports import CaError
 from tests import certs
 from tests.conftest import GraphQLClient, new_token
-from tests.integration.reissue_api import CHECK, GET, PREVIEW, act, error_codes, request, unique_zone, upload_cert
+from tests.integration.reissue_api import APPROVE, CHECK, GET, PREVIEW, act, error_codes, request, unique_zone, upload_cert
 from tests.support.pebble import Pebble, require_pebble
 from tests.support.serve import ServeProcess
 
@@ -283,6 +283,21 @@ async def test_a_reissue_requested_before_the_acme_ca_was_configured_gets_an_ord
     assert "requested before the ACME CA was configured" in error and dns["value"] in error
     await publish_dns(dns_server, checked)
     assert (await act(acme_owner, CHECK, reissue["id"]))["reissue"]["status"] == "ISSUED"
+
+
+async def test_an_approval_the_acme_ca_cannot_issue_is_a_user_error_and_the_review_stays_open(
+    acme_servers, through, owner
+):
+    cert, _ = await upload_cert(owner, f"corp.{unique_zone()}", brand="WOTRUS", level="OV", org="Old Ltd")
+    # Requested while the built-in CA issued (R13: a new organization name needs review).
+    started = await request(owner, certificateId=cert["id"], reason="renamed", organizationName="New Ltd")
+    assert started["reissue"]["status"] == "PENDING_MANUAL_REVIEW"
+    reviewer = (await through(acme_servers[0], owner.account)).as_staff("reviewer")
+    approved = await act(reviewer, APPROVE, started["reissue"]["id"])
+    assert error_codes(approved) == ["CA_REJECTED"] and approved["userErrors"][0]["field"] == ["reissueId"]
+    assert "requires validation" in approved["userErrors"][0]["message"]
+    again = (await owner(GET, {"id": started["reissue"]["id"]}))["reissue"]
+    assert again["status"] == "PENDING_MANUAL_REVIEW" and again["certificate"]["reissueCount"] == 0
 
 
 # -- what the CA refuses ---------------------------------------------------------------------
