@@ -105,3 +105,10 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 bench: install $(BENCH_STAMP)
 	CERTS_EMBEDDED_DB=$(DB) $(VENV)/bin/python -m bench $(BENCH_ARGS)
+
+# Debian's pebble (Let's Encrypt's ACME test server) for the ACME tests, as chromium is
+# installed for the browser tests: apt-get when missing and run as root.
+.PHONY: pebble
+install: pebble
+pebble:
+	@sh scripts/install-pebble.sh

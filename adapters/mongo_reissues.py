@@ -77,6 +77,8 @@ def _validation_to_doc(v: DomainValidation | None) -> dict | None:
         "token": v.token,
         "lastCheckedAt": v.last_checked_at,
         "lastError": v.last_error,
+        "caOrderUrl": v.ca_order_url,
+        "caToken": v.ca_token,
     }
 
 
@@ -89,6 +91,8 @@ def _validation_from_doc(d: dict | None) -> DomainValidation | None:
         token=d["token"],
         last_checked_at=d.get("lastCheckedAt"),
         last_error=d.get("lastError"),
+        ca_order_url=d.get("caOrderUrl"),
+        ca_token=d.get("caToken"),
     )
 
 
@@ -192,6 +196,7 @@ class MongoReissueRepository(ReissueRepository):
         self._col = database.db.reissues
         self._transitions = database.db.reissue_transitions
         self._reminders = database.db.reissue_reminders
+        self._issuing = database.db.reissue_issuing
 
     def new_id(self) -> str:
         return REISSUE_ID_PREFIX + str(ObjectId())
@@ -329,6 +334,25 @@ class MongoReissueRepository(ReissueRepository):
         for claim in pending:
             await self._apply(claim["doc"], claim["seq"])
         return len(pending)
+
+    async def claim_issuance(self, reissue_id: str, seq: int, holder: str, now: datetime, until: datetime) -> bool:
+        """R23: the right to sign or finalise for the transition in slot `seq`, a unique key;
+        a claim whose holder died (past `until`) is taken over by deleting exactly it."""
+        slot = f"{reissue_id}#{seq:05d}"
+        for _ in range(2):
+            try:
+                await self._issuing.insert_one({"_id": slot, "holder": holder, "at": now, "until": until})
+                return True
+            except DuplicateKeyError:
+                taken = await self._issuing.find_one({"_id": slot})
+                if taken is not None and taken["until"] > now:
+                    return False
+                if taken is not None:
+                    await self._issuing.delete_one({"_id": slot, "holder": taken["holder"]})
+        return False
+
+    async def release_issuance(self, reissue_id: str, seq: int, holder: str) -> None:
+        await self._issuing.delete_one({"_id": f"{reissue_id}#{seq:05d}", "holder": holder})
 
     async def update_validation(self, reissue_id: str, validation: DomainValidation) -> None:
         await self._col.update_one(

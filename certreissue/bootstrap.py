@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from pymongo.errors import PyMongoError
 
+from adapters.acme_authority import AcmeAuthority
 from adapters.authority import BuiltInAuthority
 from adapters.clock import SystemClock
 from adapters.keys import ThreadKeyFactory
@@ -41,7 +42,8 @@ class Services:
     reissues: ReissueService
     reissue_repository: MongoReissueRepository
     locks: MongoLockStore
-    authority: BuiltInAuthority
+    authority: BuiltInAuthority  # signs the demo's certificates; trusted for R27
+    issuer: BuiltInAuthority | AcmeAuthority  # issues reissues (CERTS_CA): `authority`, or an ACME CA
     rate_limiter: MongoRateLimiter
     accounts: AccountRegistry
     changes: ChangeFeed  # subscriptions; started by the app (certreissue/app.py), not by commands
@@ -92,6 +94,14 @@ def build_services(
         certificate_repository, sealer, clock,
         trust_roots=[*authority.roots, *trusted_roots(settings)], brands=settings.brands,
     )
+    # R23: the CA that issues reissues (CERTS_CA); the built-in one stays for the demo and R27.
+    issuer: BuiltInAuthority | AcmeAuthority = authority
+    if settings.ca == "acme":
+        assert settings.acme_directory
+        issuer = AcmeAuthority(
+            settings.acme_directory, database, sealer,
+            eab_kid=settings.acme_eab_kid, eab_hmac=settings.acme_eab_hmac, ca_bundle=settings.acme_ca_bundle,
+        )
     reissue_repository = MongoReissueRepository(database)
     locks = MongoLockStore(database)
     reissues = ReissueService(
@@ -101,7 +111,7 @@ def build_services(
         locks=locks,
         idempotency=MongoIdempotencyStore(database, derive_key(master_key, "certreissue idempotency v1")),
         verifications=MongoVerificationLog(database),
-        authority=authority,
+        authority=issuer,
         keys=ThreadKeyFactory(),
         checker=checker
         or LiveDomainChecker(
@@ -127,6 +137,7 @@ def build_services(
         reissue_repository=reissue_repository,
         locks=locks,
         authority=authority,
+        issuer=issuer,
         rate_limiter=MongoRateLimiter(database, settings.rate_limit_per_minute),
         accounts=MongoAccountRegistry(database),
         changes=MongoChangeFeed(database, mode=settings.change_feed, poll_seconds=settings.change_poll_seconds),

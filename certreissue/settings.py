@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,11 @@ class Settings:
     http_validation_port: int = 80
     http_validation_allow_private: bool = False
     trusted_ca_file: Path | None = None
+    ca: str = "builtin"  # R23: which CA issues reissues: builtin, or acme (adapters/acme_authority.py)
+    acme_directory: str | None = None
+    acme_eab_kid: str | None = None
+    acme_eab_hmac: str | None = None
+    acme_ca_bundle: Path | None = None  # trust for the ACME directory's TLS; None: the system's
     reissue_lifetime_hours: int = 168
     graphiql: bool = True
     rate_limit_per_minute: int = 120
@@ -93,6 +99,7 @@ class Settings:
             http_validation_port=int(env.get("CERTS_HTTP_VALIDATION_PORT", "80")),
             http_validation_allow_private=_bool(env.get("CERTS_HTTP_VALIDATION_ALLOW_PRIVATE", "false")),
             trusted_ca_file=Path(env["CERTS_TRUSTED_CA_FILE"]) if env.get("CERTS_TRUSTED_CA_FILE") else None,
+            **_acme(env),
             reissue_lifetime_hours=int(env.get("CERTS_REISSUE_LIFETIME_HOURS", "168")),
             graphiql=_bool(env.get("CERTS_GRAPHIQL", "true")),
             rate_limit_per_minute=int(env.get("CERTS_RATE_LIMIT_PER_MINUTE", "120")),
@@ -203,3 +210,23 @@ def _roles(text: str) -> frozenset[Role]:
     if unknown:
         raise ValueError(f"CERTS_ADHOC_DOCUMENT_ROLES: {', '.join(unknown)} is not a role ({', '.join(known)})")
     return frozenset(known[n] for n in names)
+
+
+def _acme(env: dict[str, str]) -> dict:
+    ca = (env.get("CERTS_CA") or "builtin").strip().lower()
+    if ca not in ("builtin", "acme"):
+        raise ValueError(f"CERTS_CA must be builtin or acme, not {env.get('CERTS_CA')!r}")
+    directory = (env.get("CERTS_ACME_DIRECTORY") or "").strip() or None
+    kid = (env.get("CERTS_ACME_EAB_KID") or "").strip() or None
+    hmac = (env.get("CERTS_ACME_EAB_HMAC") or "").strip() or None
+    bundle = Path(env["CERTS_ACME_CA_BUNDLE"]) if env.get("CERTS_ACME_CA_BUNDLE") else None
+    if ca == "acme" and not (directory and directory.startswith("https://")):
+        raise ValueError("CERTS_CA=acme needs CERTS_ACME_DIRECTORY, the https:// URL of the CA's ACME directory")
+    if bool(kid) != bool(hmac):
+        raise ValueError("CERTS_ACME_EAB_KID and CERTS_ACME_EAB_HMAC go together: set both or neither")
+    if hmac and not re.fullmatch(r"[A-Za-z0-9_-]{16,}={0,2}", hmac):
+        raise ValueError("CERTS_ACME_EAB_HMAC must be the base64url HMAC key the CA gave")
+    if bundle is not None and not bundle.is_file():
+        raise ValueError(f"CERTS_ACME_CA_BUNDLE: {bundle} is not a file")
+    return {"ca": ca, "acme_directory": directory, "acme_eab_kid": kid, "acme_eab_hmac": hmac,
+            "acme_ca_bundle": bundle}

@@ -38,6 +38,8 @@ class ErrorCode(str, Enum):
     KEY_MISMATCH = "KEY_MISMATCH"
     RATE_LIMITED = "RATE_LIMITED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    CA_UNAVAILABLE = "CA_UNAVAILABLE"  # the CA did not answer in time: nothing was stored, retry
+    CA_REJECTED = "CA_REJECTED"  # the CA refused (rejectedIdentifier, badCSR, ...): the message says why
 
 
 class DomainError(Exception):

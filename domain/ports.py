@@ -186,6 +186,17 @@ class ReissueRepository(ABC):
     @abstractmethod
     async def overdue(self, now: datetime, limit: int = 100) -> list: ...
 
+    async def claim_issuance(self, reissue_id: str, seq: int, holder: str, now: datetime, until: datetime) -> bool:
+        """R23: claims the right to sign (or finalise the CA's order) for the transition into
+        event slot `seq`, before anything is signed, so that of two requests finishing the
+        same reissue only one has a certificate issued. A claim lives until `until`, then
+        another request may take it over (its holder died). False when another holds it."""
+        raise NotImplementedError
+
+    async def release_issuance(self, reissue_id: str, seq: int, holder: str) -> None:
+        """Drops this holder's claim (after the transition, or after a failure)."""
+        raise NotImplementedError
+
     @abstractmethod
     async def update_validation(self, reissue_id: str, validation) -> None:
         """Records a failed check's diagnosis (R21); not a status change."""
@@ -279,12 +290,90 @@ class VerificationLog(ABC):
 
 
 @dataclass(frozen=True)
+class CaChallenge:
+    """The challenge a CA that validates domains itself (ACME, RFC 8555) set for an order:
+    what the applicant must publish, and where."""
+
+    order_url: str  # the order, kept on the reissue so a later check resumes it
+    kind: str  # "dns-01" or "http-01"
+    token: str  # http-01: the file's name under /.well-known/acme-challenge/
+    value: str  # dns-01: the TXT record's value; http-01: the file's content
+
+
+@dataclass(frozen=True)
+class CaOrder:
+    """An order as the CA sees it now: `ready` once every authorization is valid (the CA may
+    reuse one it holds), else the challenge to answer."""
+
+    url: str
+    status: str
+    challenge: CaChallenge | None
+
+
+class CaError(Exception):
+    """The CA refused or could not be reached. `kind` is the ACME problem type without its
+    prefix (rateLimited, rejectedIdentifier, badCSR, ...) or one of: unavailable (no answer,
+    try again later), timeout (it did not finish in time; the order goes on), orderGone (the
+    CA no longer knows the order), invalid (the CA's validation failed: the order is dead).
+    The message is for a person."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+    @property
+    def retryable(self) -> bool:
+        """The order is intact: the same check later may finish it."""
+        return self.kind in ("unavailable", "timeout", "rateLimited", "serverInternal")
+
+
+class OrderingAuthority(ABC):
+    """A CA that validates domain control itself (ACME). The service still checks the
+    record or file first (R21), then has the CA validate it and finalises the order."""
+
+    @abstractmethod
+    async def open_order(self, csr_pem: str, domain: str, kind: str) -> CaOrder:
+        """A new order for `domain` with a challenge of `kind` (dns-01 or http-01)."""
+
+    @abstractmethod
+    async def order(self, order_url: str, kind: str) -> CaOrder:
+        """The order as it is now (CaError orderGone when the CA lost it)."""
+
+    @abstractmethod
+    async def validate(self, order: CaOrder) -> None:
+        """Answers the order's challenge and polls until the CA has validated it (CaError
+        invalid with the CA's reason when it did not)."""
+
+    @abstractmethod
+    async def finalize(self, order_url: str, csr_pem: str) -> SignedCertificate:
+        """Finalises a ready order with the CSR (or resumes one being processed, or fetches
+        the certificate of a valid one) and returns the chain the CA issued."""
+
+
+@dataclass(frozen=True)
 class SignedCertificate:
     certificate_pem: str
     chain_pem: str
 
 
 class CertificateAuthority(ABC):
+    @property
+    def ordering(self) -> OrderingAuthority | None:
+        """The CA's own domain validation (ACME orders), or None: the service validates
+        and the CA signs at once."""
+        return None
+
+    @property
+    def chooses_not_after(self) -> bool:
+        """True when the CA decides the notAfter itself (ACME): the certificate gets the
+        CA's, which may differ from R5's."""
+        return False
+
+    def issues_level(self, level: ValidationLevel) -> bool:
+        """Whether this CA issues certificates of `level` (an ACME CA issues DV only)."""
+        return True
+
     @abstractmethod
     async def sign(
         self,

@@ -62,6 +62,9 @@ class DomainValidationStatus(str, Enum):
 
 DNS_CHALLENGE_LABEL = "_dnsauth"
 FILE_CHALLENGE_PATH = "/.well-known/pki-validation/fileauth.txt"
+# R20 with an ACME CA (RFC 8555 8.3, 8.4): the CA's challenge, at the CA's names.
+ACME_DNS_LABEL = "_acme-challenge"
+ACME_FILE_DIRECTORY = "/.well-known/acme-challenge/"
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,28 @@ class DomainValidation:
     token: str
     last_checked_at: datetime | None = None
     last_error: str | None = None
+    # With an ACME CA the order is kept so that a later check resumes it, and the challenge
+    # is the CA's (`ca_token` set): `token` is then the value to publish (the TXT value, or
+    # the file's content), `ca_token` the challenge's token (the file's name). An order the
+    # CA authorized already (it reuses a valid authorization) has no challenge: the
+    # service's own is checked (R21), then the order is finalised.
+    ca_order_url: str | None = None
+    ca_token: str | None = None
+
+    @property
+    def is_cas(self) -> bool:
+        return self.ca_token is not None
 
     def dns_name(self, hostname: str) -> str:
-        return f"{DNS_CHALLENGE_LABEL}.{hostname.removeprefix('*.')}"
+        label = ACME_DNS_LABEL if self.is_cas else DNS_CHALLENGE_LABEL
+        return f"{label}.{hostname.removeprefix('*.')}"
+
+    @property
+    def file_path(self) -> str:
+        return f"{ACME_FILE_DIRECTORY}{self.ca_token}" if self.is_cas else FILE_CHALLENGE_PATH
 
     def file_url(self, hostname: str) -> str:
-        return f"http://{hostname.removeprefix('*.')}{FILE_CHALLENGE_PATH}"
+        return f"http://{hostname.removeprefix('*.')}{self.file_path}"
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ from domain.model import (
     ValidationMethod,
 )
 from domain.ports import (
+    CaError,
+    CaOrder,
     CertificateAuthority,
     CertificateRepository,
     Clock,
@@ -51,7 +53,6 @@ from domain.ports import (
     VerificationLog,
 )
 from domain.reissues import (
-    FILE_CHALLENGE_PATH,
     CsrSource,
     DomainValidation,
     DomainValidationStatus,
@@ -67,6 +68,33 @@ from domain.validity import DEFAULT_SCHEDULE, BoundedValidity, ValiditySchedule,
 log = logging.getLogger("certreissue.reissues")
 IDEMPOTENCY_RETENTION = timedelta(hours=48)
 SYSTEM_ACTOR = "system"
+# R23: how long a request may hold the right to sign (or finalise the CA's order) before
+# another may take it over; longer than the CA's slowest answer (an ACME check polls 20 s at most).
+ISSUANCE_LEASE = timedelta(seconds=120)
+# R20 with an ACME CA: the CA's challenge type for each method.
+ACME_KIND = {
+    ValidationMethod.DNS: "dns-01", ValidationMethod.DNS_AUTO: "dns-01",
+    ValidationMethod.FILE: "http-01", ValidationMethod.FILE_AUTO: "http-01",
+}
+
+
+def ca_user_error(error: CaError, field: tuple[str, ...] = ("input", "certificateId")) -> DomainError:
+    """A CA's refusal or silence, as a userError: nothing was stored or changed."""
+    if error.kind == "rateLimited":
+        return InvalidInput(f"the CA is rate-limiting: {error.message}", code=ErrorCode.RATE_LIMITED, field=field)
+    if error.retryable:
+        return InvalidInput(f"the CA did not answer: {error.message}; nothing was stored, try again later",
+                            code=ErrorCode.CA_UNAVAILABLE, field=field)
+    return InvalidInput(f"the CA refused: {error.message}", code=ErrorCode.CA_REJECTED, field=field)
+
+
+def ca_validation(method: ValidationMethod, order: CaOrder) -> DomainValidation:
+    """R20 with an ACME CA: the challenge shown is the CA's."""
+    assert order.challenge is not None
+    return DomainValidation(
+        method=method, status=DomainValidationStatus.PENDING, token=order.challenge.value,
+        ca_order_url=order.url, ca_token=order.challenge.token,
+    )
 
 
 # R26: the queue each staff role works through.
@@ -150,6 +178,11 @@ class ReissueService:
         self._lifetime = lifetime
         self._provider = provider
         self.schedule = schedule
+
+    @property
+    def ca_chooses_not_after(self) -> bool:
+        """R5/R30 with an ACME CA: the certificate gets the CA's notAfter."""
+        return self._authority.chooses_not_after
 
     # -- reading ------------------------------------------------------------------------
 
@@ -284,6 +317,14 @@ class ReissueService:
 
     def _check(self, certificate: Certificate, request: ReissueRequest) -> rules.CheckedRequest:
         checked = rules.check_request(certificate, request)
+        if not self._authority.issues_level(certificate.validation_level):
+            # R29: the new version would not be what the certificate says it is.
+            raise InvalidInput(
+                f"the configured CA issues DV certificates only; this {certificate.validation_level.value} "
+                "certificate cannot be reissued through it",
+                code=ErrorCode.OPTION_NOT_ALLOWED,
+                field=["input", "certificateId"],
+            )
         method = checked.validation_method
         if method in (ValidationMethod.FILE, ValidationMethod.FILE_AUTO) and checked.domain.startswith("*."):
             raise InvalidInput(
@@ -531,9 +572,15 @@ class ReissueService:
             issuer_not_after=self._authority.issuer_not_after(certificate.brand),
         )
         try:
-            if steps.initial_status == ReissueStatus.ISSUED:
+            order_url = None
+            if self._authority.ordering is not None:
+                reissue, order_url = await self._open_order(reissue, checked.validation_method)
+            if reissue.status == ReissueStatus.ISSUED:
                 # R19: no step is required, so it is issued at once, in this request.
-                version = await self._sign(reissue, certificate)
+                try:
+                    version = await self._sign(reissue, certificate, order_url=order_url)
+                except CaError as error:
+                    raise ca_user_error(error) from None
                 reissue = dataclasses.replace(reissue, completed_at=version.issued_at, issued_version=version)
             await self._reissues.insert(reissue)
         except BaseException:
@@ -556,6 +603,43 @@ class ReissueService:
                 self._provider.place(validation.method, reissue.domain, validation.token), reissue
             )
         return RequestResult(reissue, prepared.returned_key_pem)
+
+    async def _open_order(self, reissue: Reissue, method: ValidationMethod) -> tuple[Reissue, str | None]:
+        """R20 with an ACME CA: the reissue's order, opened before the reissue is stored (a
+        refusal or an outage is a userError and nothing is stored). A reissue our rules waive
+        (R17, R18, R28) is issued at once only if the CA holds a valid authorization for the
+        domain (it reuses one); otherwise it needs the CA's validation all the same."""
+        ordering = self._authority.ordering
+        assert ordering is not None
+        try:
+            order = await ordering.open_order(reissue.csr_pem, reissue.domain, ACME_KIND[method])
+        except CaError as error:
+            raise ca_user_error(error) from None
+        if order.status == "ready" and reissue.status == ReissueStatus.ISSUED:
+            return reissue, order.url
+        if order.status == "ready" and reissue.domain_validation is not None:
+            # The CA authorized the name already (perhaps for another of our accounts): our
+            # rules still ask for the applicant's own proof (R15, R16, R21), our challenge.
+            return dataclasses.replace(
+                reissue, domain_validation=dataclasses.replace(reissue.domain_validation, ca_order_url=order.url)
+            ), None
+        if order.challenge is None:
+            raise InvalidInput(
+                f"the CA's order {order.url} is {order.status} and offers no {ACME_KIND[method]} challenge",
+                code=ErrorCode.CA_REJECTED, field=["input", "validationMethod"],
+            )
+        if reissue.status == ReissueStatus.ISSUED:
+            first = reissue.events[0]
+            note = "the CA requires domain validation: it holds no valid authorization for " + reissue.domain
+            reissue = dataclasses.replace(
+                reissue, status=ReissueStatus.PENDING_DOMAIN_VALIDATION, domain_validation_required=True,
+                events=(dataclasses.replace(first, to_status=ReissueStatus.PENDING_DOMAIN_VALIDATION,
+                                            note=f"{first.note}; {note}" if first.note else note),),
+            )
+        validation = reissue.domain_validation
+        return dataclasses.replace(
+            reissue, domain_validation=ca_validation(validation.method if validation else method, order)
+        ), None
 
     async def _finish_after_submit(self, work, reissue: Reissue) -> None:
         """Work after the reissue exists: a failure here is logged, not returned, since the
@@ -653,17 +737,24 @@ class ReissueService:
         await self._release_locks(expired)
         return expired
 
-    async def _sign(self, reissue: Reissue, certificate: Certificate) -> CertificateVersion:
+    async def _sign(self, reissue: Reissue, certificate: Certificate, *, order_url: str | None = None) -> CertificateVersion:
         """R5 within R30: the CA signs the reissue's CSR with the current notAfter, to the
         second, unless the CA's own notAfter or the CA/B maximum for today comes first; the
-        brand and level stay the certificate's (R29)."""
+        brand and level stay the certificate's (R29). An ACME CA finalises the reissue's
+        order instead, and its notAfter is the CA's."""
         now = self._clock.now()
-        organization = reissue.organization_name if certificate.validation_level != ValidationLevel.DV else None
-        validity = self.validity_for(certificate, now)
-        signed = await self._authority.sign(
-            reissue.csr_pem, reissue.domain, validity.not_after, now,
-            brand=certificate.brand, level=certificate.validation_level, organization=organization,
-        )
+        ordering = self._authority.ordering
+        validation = reissue.domain_validation
+        order_url = order_url or (validation.ca_order_url if validation else None)
+        if ordering is not None and order_url:
+            signed = await ordering.finalize(order_url, reissue.csr_pem)
+        else:
+            organization = reissue.organization_name if certificate.validation_level != ValidationLevel.DV else None
+            validity = self.validity_for(certificate, now)
+            signed = await self._authority.sign(
+                reissue.csr_pem, reissue.domain, validity.not_after, now,
+                brand=certificate.brand, level=certificate.validation_level, organization=organization,
+            )
         parsed = pem.parse_certificate_chain(signed.certificate_pem + signed.chain_pem, field=["csrPem"])
         return CertificateVersion(
             serial_number=parsed.serial_number,
@@ -683,16 +774,36 @@ class ReissueService:
         )
 
     async def _issue(self, reissue: Reissue, actor: str, *, note: str | None, **changes) -> Reissue:
-        """R23: sign, record the ISSUED event (the commit point), then update the
-        certificate and release the locks (finished by the sweep if this process dies)."""
+        """R23: claim the right to sign, sign, record the ISSUED event (the commit point),
+        then update the certificate and release the locks (finished by the sweep if this
+        process dies)."""
         certificate = await self._certificate_repository.get(reissue.account, reissue.certificate_id)
         if certificate is None:
             raise NotFound(f"certificate {reissue.certificate_id} is gone")
-        version = await self._sign(reissue, certificate)
-        issued = await self._transition(
-            reissue, ReissueStatus.ISSUED, actor, note, "issue",
-            completed_at=version.issued_at, issued_version=version, applied=False, **changes,
-        )
+        # Claim first, then sign: of two requests finishing the same reissue (two API
+        # processes validating, approving or confirming at once) only one has the CA issue.
+        seq, holder, now = len(reissue.events) + 1, secrets.token_hex(8), self._clock.now()
+        if not await self._reissues.claim_issuance(reissue.id, seq, holder, now, now + ISSUANCE_LEASE):
+            raise InvalidInput(
+                f"reissue {reissue.id} is being issued by another request; look at it again in a few seconds",
+                code=ErrorCode.INVALID_STATE, field=["reissueId"],
+            )
+        try:
+            current = await self._reissues.get(reissue.id)
+            if current is None or len(current.events) != len(reissue.events):
+                state = current.status.value if current else "gone"
+                raise InvalidInput(
+                    f"cannot issue reissue {reissue.id}: it changed meanwhile and is now {state}",
+                    code=ErrorCode.INVALID_STATE, field=["reissueId"],
+                )
+            validation = changes.get("domain_validation") or reissue.domain_validation
+            version = await self._sign(reissue, certificate, order_url=validation.ca_order_url if validation else None)
+            issued = await self._transition(
+                reissue, ReissueStatus.ISSUED, actor, note, "issue",
+                completed_at=version.issued_at, issued_version=version, applied=False, **changes,
+            )
+        finally:
+            await self._reissues.release_issuance(reissue.id, seq, holder)
         await self._apply_issuance(issued)
         return issued
 
@@ -752,14 +863,15 @@ class ReissueService:
         if validation.method in (ValidationMethod.DNS, ValidationMethod.DNS_AUTO):
             outcome = await self._checker.check_dns(validation.dns_name(reissue.domain), validation.token)
         else:
-            outcome = await self._checker.check_file(reissue.domain.removeprefix("*."), FILE_CHALLENGE_PATH, validation.token)
+            outcome = await self._checker.check_file(reissue.domain.removeprefix("*."), validation.file_path, validation.token)
         now = self._clock.now()
         if not outcome.ok:
-            failed = dataclasses.replace(
-                validation, status=DomainValidationStatus.FAILED, last_checked_at=now, last_error=outcome.diagnosis
-            )
-            await self._reissues.update_validation(reissue.id, failed)
-            return dataclasses.replace(reissue, domain_validation=failed, updated_at=now)
+            return await self._failed_check(reissue, validation, outcome.diagnosis)
+        if self._authority.ordering is not None:
+            # R21 with an ACME CA: the record or file is there; now the CA validates it.
+            failure, validation = await self._ca_validates(reissue, validation)
+            if failure is not None:
+                return await self._failed_check(reissue, validation, failure)
         verified = dataclasses.replace(
             validation, status=DomainValidationStatus.VERIFIED, last_checked_at=now, last_error=None
         )
@@ -767,10 +879,58 @@ class ReissueService:
         following = rules.after_domain_validation(reissue)
         note = f"domain validated by {validation.method.value}"
         if following == ReissueStatus.ISSUED:
-            return await self._issue(reissue, caller.actor, note=note, domain_validation=verified)
+            try:
+                return await self._issue(reissue, caller.actor, note=note, domain_validation=verified)
+            except CaError as error:
+                # The order stays as it is (its URL on the reissue): a later check resumes it.
+                return await self._failed_check(reissue, verified, _ca_diagnosis(error, "finalising the order"),
+                                                status=DomainValidationStatus.VERIFIED)
         return await self._transition(
             reissue, following, caller.actor, note, "validate", domain_validation=verified
         )
+
+    async def _failed_check(
+        self, reissue: Reissue, validation: DomainValidation, diagnosis: str | None,
+        status: DomainValidationStatus = DomainValidationStatus.FAILED,
+    ) -> Reissue:
+        """R21: the reissue stays pending with a diagnosis a person can act on."""
+        now = self._clock.now()
+        failed = dataclasses.replace(validation, status=status, last_checked_at=now, last_error=diagnosis)
+        await self._reissues.update_validation(reissue.id, failed)
+        return dataclasses.replace(reissue, domain_validation=failed, updated_at=now)
+
+    async def _ca_validates(self, reissue: Reissue, validation: DomainValidation) -> tuple[str | None, DomainValidation]:
+        """Has the CA validate the order's challenge: (None, validation) once it did, else
+        (a diagnosis, the validation to keep). An order the CA lost or failed is replaced by
+        a new one, whose challenge the diagnosis gives."""
+        ordering = self._authority.ordering
+        assert ordering is not None
+        kind = ACME_KIND[validation.method]
+        try:
+            if not validation.ca_order_url:
+                raise CaError("orderGone", "this reissue was requested before the ACME CA was configured")
+            order = await ordering.order(validation.ca_order_url, kind)
+            if order.status == "pending":
+                await ordering.validate(order)
+            elif order.status == "invalid":
+                raise CaError("invalid", f"the CA's order {order.url} is invalid")
+            return None, validation
+        except CaError as error:
+            if error.kind not in ("invalid", "orderGone"):
+                return _ca_diagnosis(error, "validating the domain"), validation
+            lost = error
+        try:
+            fresh = await ordering.open_order(reissue.csr_pem, reissue.domain, kind)
+        except CaError as error:
+            return f"{lost.message}; a new order could not be opened: {error.message}", validation
+        if fresh.challenge is None:  # the CA holds a valid authorization: go on with it
+            return None, dataclasses.replace(validation, ca_order_url=fresh.url)
+        renewed = ca_validation(validation.method, fresh)
+        where = (
+            f"the TXT record {renewed.dns_name(reissue.domain)} with the value {renewed.token}"
+            if kind == "dns-01" else f"{renewed.file_url(reissue.domain)} with the content {renewed.token}"
+        )
+        return f"{lost.message}. The CA opened a new order with a new challenge: publish {where}, then check again", renewed
 
     async def approve(self, caller: Caller, reissue_id: str, comment: str | None) -> Reissue:
         """R22/R13: a reviewer approves; the reissue is issued."""
@@ -783,7 +943,10 @@ class ReissueService:
                 code=ErrorCode.INVALID_STATE, field=["reissueId"],
             )
         note = _note(comment, "comment")
-        return await self._issue(reissue, caller.actor, note=note or "approved")
+        try:
+            return await self._issue(reissue, caller.actor, note=note or "approved")
+        except CaError as error:  # an ACME CA without a valid authorization for the name
+            raise ca_user_error(error, ("reissueId",)) from None
 
     async def reject(self, caller: Caller, reissue_id: str, reason: str) -> Reissue:
         require_role(caller, Role.REVIEWER)
@@ -806,7 +969,10 @@ class ReissueService:
                 f"reissue {reissue.id} is not awaiting the CA's verification; it is {reissue.status.value}",
                 code=ErrorCode.INVALID_STATE, field=["reissueId"],
             )
-        return await self._issue(reissue, caller.actor, note="CA verification confirmed")
+        try:
+            return await self._issue(reissue, caller.actor, note="CA verification confirmed")
+        except CaError as error:  # an ACME CA without a valid authorization for the name
+            raise ca_user_error(error, ("reissueId",)) from None
 
     async def cancel(self, caller: Caller, reissue_id: str) -> Reissue:
         """R24: the applicant cancels a reissue that is not issued yet."""
@@ -858,6 +1024,12 @@ class ReissueService:
         # Idempotency keys are kept at least 24 h; dropped after IDEMPOTENCY_RETENTION.
         counts["idempotency_keys"] = await self._idempotency.purge_before(self._clock.now() - IDEMPOTENCY_RETENTION)
         return counts
+
+
+def _ca_diagnosis(error: CaError, doing: str) -> str:
+    if error.retryable:
+        return f"the CA could not finish {doing} ({error.kind}): {error.message}; the order is kept, check again later"
+    return f"the CA refused while {doing} ({error.kind}): {error.message}"
 
 
 def _page_size(first: int) -> int:

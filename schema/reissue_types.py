@@ -28,14 +28,19 @@ if TYPE_CHECKING:
 
 @strawberry.type
 class DnsChallenge:
-    name: str = strawberry.field(description="e.g. _dnsauth.ssl.example.com")
+    name: str = strawberry.field(
+        description="e.g. _dnsauth.ssl.example.com; with an ACME CA, the CA's: _acme-challenge.ssl.example.com"
+    )
     type: str
     value: str
 
 
 @strawberry.type
 class FileChallenge:
-    url: str = strawberry.field(description="e.g. http://ssl.example.com/.well-known/pki-validation/fileauth.txt")
+    url: str = strawberry.field(
+        description="e.g. http://ssl.example.com/.well-known/pki-validation/fileauth.txt; with an ACME CA, the "
+        "CA's: http://ssl.example.com/.well-known/acme-challenge/<token>"
+    )
     path: str
     content: str
 
@@ -48,6 +53,11 @@ class DomainValidation:
     file: FileChallenge | None
     last_checked_at: datetime | None
     last_error: str | None = strawberry.field(description="Human-readable diagnosis of the last failed check (R21).")
+    ca_order_url: str | None = strawberry.field(
+        default=None,
+        description="With an ACME CA: the CA's order this challenge belongs to (a later check resumes it); "
+        "null when the service validates itself.",
+    )
 
     @classmethod
     def from_domain(cls, v: reissues.DomainValidation, hostname: str) -> DomainValidation:
@@ -59,10 +69,11 @@ class DomainValidation:
             file=(
                 None
                 if is_dns
-                else FileChallenge(url=v.file_url(hostname), path=reissues.FILE_CHALLENGE_PATH, content=v.token)
+                else FileChallenge(url=v.file_url(hostname), path=v.file_path, content=v.token)
             ),
             last_checked_at=v.last_checked_at,
             last_error=v.last_error,
+            ca_order_url=v.ca_order_url,
         )
 
 
@@ -141,6 +152,13 @@ class Reissue(Node):
     def not_after_capped(self, info: strawberry.Info[Context]) -> bool:
         validity = self.model.validity(info.context.now, info.context.services.reissues.schedule)
         return validity.capped if validity else self._validity_from_certificate(info.context, "capped")
+
+    @strawberry.field(
+        description="True when the CA decides the notAfter (an ACME CA): until issued, notAfter is R5's and the "
+        "CA's may differ; once issued, notAfter is the CA's (notAfterCapped when it is earlier than R5's)."
+    )
+    def not_after_chosen_by_ca(self, info: strawberry.Info[Context]) -> bool:
+        return info.context.services.reissues.ca_chooses_not_after
 
     async def _validity_from_certificate(self, ctx: Context, part: str):
         """A reissue stored before R30 was recorded: computed from its certificate now."""

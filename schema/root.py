@@ -85,6 +85,10 @@ class ReissuePreview:
     )
     domain_validation_required: bool
     manual_review_required: bool
+    not_after_chosen_by_ca: bool = strawberry.field(
+        description="True when the CA decides the notAfter (an ACME CA): the certificate gets the CA's, which "
+        "may differ from notAfter (R5 within R30)."
+    )
     waivers: list[Waiver]
     waivers_unavailable_reason: str | None = strawberry.field(
         description="Why no waiver applies although the timing would allow one (R28); null otherwise."
@@ -188,6 +192,7 @@ class Query:
                 waivers_unavailable_reason=None,
                 not_after=info.context.now,
                 not_after_capped=False,
+                not_after_chosen_by_ca=info.context.services.reissues.ca_chooses_not_after,
             )
         steps = preview.steps
         return ReissuePreview(
@@ -199,6 +204,7 @@ class Query:
             waivers_unavailable_reason=steps.waivers_unavailable_reason if steps else None,
             not_after=preview.validity.not_after,
             not_after_capped=preview.validity.capped,
+            not_after_chosen_by_ca=info.context.services.reissues.ca_chooses_not_after,
         )
 
     @strawberry.field(

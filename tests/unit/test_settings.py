@@ -56,6 +56,19 @@ def test_the_subscription_settings_have_bounded_defaults():
     assert settings.ws_max_message_bytes == 64 * 1024
 
 
+def test_the_builtin_ca_is_the_default_and_acme_is_chosen_by_certs_ca(tmp_path):
+    assert Settings.from_env({}).ca == "builtin"
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = Settings.from_env({
+        "CERTS_CA": "acme", "CERTS_ACME_DIRECTORY": "https://acme-staging-v02.api.letsencrypt.org/directory",
+        "CERTS_ACME_EAB_KID": "kid-1", "CERTS_ACME_EAB_HMAC": "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG4",
+        "CERTS_ACME_CA_BUNDLE": str(bundle),
+    })
+    assert settings.ca == "acme" and settings.acme_directory.endswith("/directory")
+    assert (settings.acme_eab_kid, settings.acme_ca_bundle) == ("kid-1", bundle)
+
+
 @pytest.mark.parametrize(
     ("env", "says"),
     [
@@ -67,5 +80,21 @@ def test_the_subscription_settings_have_bounded_defaults():
     ],
 )
 def test_a_bad_subscription_setting_is_refused_naming_the_variable(env, says):
+    with pytest.raises(ValueError, match=says):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"CERTS_CA": "letsencrypt"}, "CERTS_CA must be builtin or acme"),
+        ({"CERTS_CA": "acme"}, "CERTS_ACME_DIRECTORY"),
+        ({"CERTS_CA": "acme", "CERTS_ACME_DIRECTORY": "http://ca.example/dir"}, "CERTS_ACME_DIRECTORY"),
+        ({"CERTS_ACME_EAB_KID": "kid-1"}, "CERTS_ACME_EAB_KID and CERTS_ACME_EAB_HMAC go together"),
+        ({"CERTS_ACME_EAB_KID": "k", "CERTS_ACME_EAB_HMAC": "not base64!"}, "CERTS_ACME_EAB_HMAC"),
+        ({"CERTS_ACME_CA_BUNDLE": "/nonexistent/ca.pem"}, "CERTS_ACME_CA_BUNDLE"),
+    ],
+)
+def test_a_bad_acme_setting_is_refused_naming_the_variable(env, says):
     with pytest.raises(ValueError, match=says):
         Settings.from_env(env)
