@@ -6,9 +6,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from adapters.authority import BuiltInAuthority
+from adapters.bundles import ZipBundleWriter
 from adapters.clock import SystemClock
 from adapters.keys import ThreadKeyFactory
 from adapters.mongo import Database, MongoAccountRegistry, MongoCertificateRepository, MongoTokenStore
+from adapters.mongo_downloads import (
+    MongoCaRevocations,
+    MongoDownloadStore,
+    MongoRevocationJobs,
+    ensure_download_indexes,
+)
 from adapters.mongo_ratelimit import MongoRateLimiter, ensure_rate_limit_indexes
 from adapters.mongo_reissues import (
     MongoIdempotencyStore,
@@ -21,8 +28,10 @@ from adapters.sealing import AesGcmSealer, derive_key, load_or_create_master_key
 from adapters.validation import LiveDomainChecker
 from certreissue.settings import Settings
 from domain.certificates import CertificateService
+from domain.downloads import DownloadService
 from domain.ports import AccountRegistry, Clock, DomainChecker, TokenStore
 from domain.reissuing import ReissueService
+from domain.revocations import RevocationService
 
 
 @dataclass
@@ -40,9 +49,12 @@ class Services:
     authority: BuiltInAuthority
     rate_limiter: MongoRateLimiter
     accounts: AccountRegistry
+    downloads: DownloadService
+    revocations: RevocationService
 
     async def start(self) -> None:
         await self.database.ensure_indexes()
+        await ensure_download_indexes(self.database)
         await ensure_reissue_indexes(self.database)
         await ensure_rate_limit_indexes(self.database)
 
@@ -77,7 +89,8 @@ def build_services(
     clock = clock or SystemClock()
     sealer = AesGcmSealer(master_key)
     certificate_repository = MongoCertificateRepository(database)
-    authority = BuiltInAuthority(settings.data_dir)
+    authority = BuiltInAuthority(settings.data_dir, MongoCaRevocations(database))
+    revocation_jobs = MongoRevocationJobs(database)
     certificates = CertificateService(
         certificate_repository, sealer, clock,
         trust_roots=[*authority.roots, *trusted_roots(settings)], brands=settings.brands,
@@ -103,6 +116,7 @@ def build_services(
         clock=clock,
         lifetime=timedelta(hours=settings.reissue_lifetime_hours),
         schedule=settings.validity_schedule,
+        revocation_jobs=revocation_jobs,
     )
     return Services(
         settings=settings,
@@ -119,4 +133,15 @@ def build_services(
         authority=authority,
         rate_limiter=MongoRateLimiter(database, settings.rate_limit_per_minute),
         accounts=MongoAccountRegistry(database),
+        downloads=DownloadService(
+            certificates=certificates,
+            store=MongoDownloadStore(database, derive_key(master_key, "certreissue download-url hashing v1")),
+            writer=ZipBundleWriter(),
+            sealer=sealer,
+            clock=clock,
+        ),
+        revocations=RevocationService(
+            jobs=revocation_jobs, certificates=certificate_repository, authority=authority, clock=clock,
+            delay=settings.revoke_superseded_after,
+        ),
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from certreissue.persisted_documents import TrustedDocuments
 from certreissue.cors import parse_cors_origins
 from adapters.embedded import DEFAULT_EMBEDDED_DATABASE, EMBEDDED_DATABASES
 from domain.facts import BrandTable
+from domain.errors import InvalidInput
 from domain.model import Role
+from domain.tokens import parse_duration
 from domain.validity import DEFAULT_SCHEDULE, ValiditySchedule
 
 MAX_TOKEN_CACHE_SECONDS = 25.0  # R26: a revoked token stops working within 30 s
@@ -69,6 +72,8 @@ class Settings:
     adhoc_document_roles: frozenset[Role] = frozenset()  # may send other documents all the same
     cors_origins: tuple[str, ...] = ()  # certreissue/cors.py: empty, same-origin only
     graphiql_assets: Path | None = None  # certreissue/graphiql.py: None, graphiql/dist of the source tree
+    revoke_superseded_after: timedelta | None = timedelta(hours=72)  # None: never (domain.revocations)
+    public_url: str | None = None  # the service's URL as clients reach it (download URLs); None: as asked
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -108,7 +113,27 @@ class Settings:
             adhoc_document_roles=_roles(env.get("CERTS_ADHOC_DOCUMENT_ROLES", "")),
             cors_origins=parse_cors_origins(env.get("CERTS_CORS_ORIGINS")),
             graphiql_assets=Path(env["CERTS_GRAPHIQL_ASSETS"]) if env.get("CERTS_GRAPHIQL_ASSETS") else None,
+            revoke_superseded_after=_revoke_after(env.get("CERTS_REVOKE_SUPERSEDED_AFTER", "72h")),
+            public_url=_public_url(env.get("CERTS_PUBLIC_URL")),
         )
+
+
+def _revoke_after(text: str) -> timedelta | None:
+    if text.strip().lower() == "never":
+        return None
+    try:
+        return parse_duration(text)
+    except InvalidInput as exc:
+        raise ValueError(f"CERTS_REVOKE_SUPERSEDED_AFTER: {exc.message}, or never") from None
+
+
+def _public_url(text: str | None) -> str | None:
+    if not text:
+        return None
+    url = text.strip().rstrip("/")
+    if not (url.startswith("http://") or url.startswith("https://")) or any(c in url for c in "?#\\ "):
+        raise ValueError(f"CERTS_PUBLIC_URL must be an http(s) URL without query or fragment, not {text!r}")
+    return url
 
 
 def _embedded_db(text: str) -> str:
