@@ -21,9 +21,9 @@ $(error DB must be secantus or ferretdb, not '$(DB)')
 endif
 EMBEDDED := $(if $(filter ferretdb,$(DB)),$(FERRETDB))
 
-.PHONY: install run test clean reliability audit-http chromium
+.PHONY: install run test clean reliability audit-http chromium nginx
 
-install: $(STAMP) $(EMBEDDED) $(AUDIT_STAMP) $(GRAPHIQL_BUILD) chromium
+install: $(STAMP) $(EMBEDDED) $(AUDIT_STAMP) $(GRAPHIQL_BUILD) chromium nginx
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -59,6 +59,10 @@ $(GRAPHIQL_BUILD): $(GRAPHIQL_DEPS) graphiql/build.mjs $(wildcard graphiql/src/*
 # Debian's chromium for the browser tests (apt-get when missing and run as root).
 chromium:
 	@sh scripts/install-chromium.sh
+
+# Debian's nginx for the NGINX download test (apt-get when missing and run as root).
+nginx:
+	@sh scripts/install-nginx.sh
 
 run: install
 	CERTS_EMBEDDED_DB=$(DB) $(VENV)/bin/certreissue serve --host $(HOST) --port $(PORT)
