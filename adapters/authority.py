@@ -29,7 +29,8 @@ from adapters.private_files import private_dir
 from domain.ports import CertificateAuthority, Revocation, SignedCertificate
 
 CA_DIR = "v2"
-CRL_LIFETIME = timedelta(hours=24)  # nextUpdate; a CRL is signed afresh for every request
+CRL_LIFETIME = timedelta(hours=24)  # nextUpdate
+CRL_REUSE = timedelta(seconds=60)  # a process signs each issuer's CRL at most once a minute
 _CRL_REASON = {RevocationReason.SUPERSEDED: x509.ReasonFlags.superseded}
 ORGANIZATION = "certreissue built-in CA"
 ROOT_YEARS, INTERMEDIATE_YEARS = 30, 25
@@ -142,6 +143,7 @@ class BuiltInAuthority(CertificateAuthority):
         self._root = _load(directory / "root.pem")
         self._issuers = {brand: _load(directory / f"{brand.value.lower()}.pem") for brand in Brand}
         self._revocations = revocations
+        self._crls: dict[Brand, tuple[datetime, bytes]] = {}
 
     def issuer_of(self, certificate: x509.Certificate) -> Brand | None:
         """The brand whose intermediate signed `certificate`; None when none of ours did."""
@@ -167,7 +169,12 @@ class BuiltInAuthority(CertificateAuthority):
 
     async def crl(self, brand: Brand, now: datetime) -> bytes:
         """The DER CRL of `brand`'s intermediate: every serial it revoked, with the reason;
-        thisUpdate now, nextUpdate CRL_LIFETIME later, numbered by the time it was made."""
+        thisUpdate when it was made, nextUpdate CRL_LIFETIME later, numbered by that time.
+        Made again once CRL_REUSE has passed (unauthenticated readers cost at most one
+        read and one signature per issuer a minute), so a revocation shows within that."""
+        made = self._crls.get(brand)
+        if made is not None and made[0] <= now < made[0] + CRL_REUSE:
+            return made[1]
         issuer = self._issuers[brand]
         revoked = await self._revocations.of_issuer(brand.value.lower()) if self._revocations else []
         now = now.replace(microsecond=0)
@@ -189,7 +196,9 @@ class BuiltInAuthority(CertificateAuthority):
                 .add_extension(x509.CRLReason(_CRL_REASON[reason]), critical=False)
                 .build()
             )
-        return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        der = builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        self._crls[brand] = (now, der)
+        return der
 
     @property
     def root(self) -> x509.Certificate:

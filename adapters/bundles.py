@@ -1,10 +1,17 @@
-"""The zips of domain.downloads, built in memory: PEM files, PKCS#12 (cryptography) and
-JKS (pyjks, pinned: Java's own format, which cryptography does not write).
+"""The zips of domain.downloads, built in memory: PEM files and PKCS#12, both with
+cryptography.
 
 Every file name inside is fixed here; nothing from the certificate names a file, so an
-entry can never hold a path. PKCS#12 is encrypted with AES-256-CBC and PBKDF2 (OpenSSL 3,
-Java 8u301+ and Windows Server 2019+ read it); JKS with Java's own key protector, which is
-weak by design: prefer keystore.p12, which every Tomcat since 8.5 reads too.
+entry can never hold a path. PKCS#12 is encrypted with AES-256-CBC, PBKDF2 and an
+HMAC-SHA256 MAC (OpenSSL 1.1.1+, Java 8u301+ and Windows Server 2019+ read it).
+
+Tomcat gets PKCS#12, not JKS: Tomcat 8.5 and later read it (`certificateKeystoreType=
+"PKCS12"`), it is Java's default key store type since Java 9 (JEP 229) and keytool opens
+it; keytool itself calls JKS a proprietary format and advises migrating to PKCS#12. The
+one JKS writer for Python, pyjks 20.0.0 (2020), requires twofish 0.3.0, published only as
+C source, which does not install where there is no compiler (the Dockerfile's
+python:3.11-slim), and writes keys under JKS's SHA-1 keystream protector. Who needs a
+JKS converts the PKCS#12 with `keytool -importkeystore` (README).
 """
 
 from __future__ import annotations
@@ -42,18 +49,6 @@ def _p12(key, leaf: x509.Certificate, chain: list[x509.Certificate], password: s
     return pkcs12.serialize_key_and_certificates(alias.encode(), key, leaf, chain or None, encryption)
 
 
-def _jks(key, leaf: x509.Certificate, chain: list[x509.Certificate], password: str, alias: str) -> bytes:
-    import jks  # pyjks: imported only when a JKS is built
-
-    der = [c.public_bytes(serialization.Encoding.DER) for c in (leaf, *chain)]
-    pkcs8 = key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    entry = jks.PrivateKeyEntry.new(alias, der, pkcs8, "pkcs8")
-    # The store password protects the key entry too: Tomcat's keystorePass is enough.
-    return jks.KeyStore.new("jks", [entry]).saves(password)
-
-
 def build_zip(
     format: DownloadFormat, *, certificate_pem: str, chain_pem: str, private_key, password: str | None, alias: str
 ) -> bytes:
@@ -77,8 +72,7 @@ def build_zip(
         leaf = x509.load_pem_x509_certificate(leaf_pem.encode())
         chain = x509.load_pem_x509_certificates(chain_text.encode()) if chain_text else []
         if format == DownloadFormat.TOMCAT:
-            files = {"keystore.p12": _p12(private_key, leaf, chain, password, alias),
-                     "keystore.jks": _jks(private_key, leaf, chain, password, alias)}
+            files = {"keystore.p12": _p12(private_key, leaf, chain, password, alias)}
         else:
             files = {"certificate.pfx": _p12(private_key, leaf, chain, password, alias)}
     out = io.BytesIO()

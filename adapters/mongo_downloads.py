@@ -90,9 +90,9 @@ class MongoDownloadStore(DownloadStore):
     async def delete(self, grant_id: str) -> None:
         await self._col.delete_one({"_id": grant_id})
 
-    async def purge_before(self, moment: datetime) -> int:
-        grants = await self._col.delete_many({"expiresAt": {"$lt": moment}})
-        uses = await self._uses.delete_many({"expiresAt": {"$lt": moment}})
+    async def purge(self, *, expired_before: datetime, used_before: datetime) -> int:
+        grants = await self._col.delete_many({"expiresAt": {"$lt": expired_before}})
+        uses = await self._uses.delete_many({"expiresAt": {"$lt": used_before}})
         return grants.deleted_count + uses.deleted_count
 
 

@@ -333,6 +333,8 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
 
     async def download(request: Request) -> Response:
         """A one-time URL from createDownload: the zip once, then 410 (404 for no such URL)."""
+        if request.method != "GET":  # a HEAD (a link checker) must not use the URL up
+            return PlainTextResponse("GET this URL once\n", status_code=405, headers={**NO_STORE, "Allow": "GET"})
         services: Services = services_ref["services"]
         try:
             bundle = await services.downloads.fetch(request.path_params["token"])

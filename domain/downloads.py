@@ -33,7 +33,7 @@ class DownloadFormat(str, Enum):
     PEM = "PEM"  # certificate.pem, chain.pem, fullchain.pem: no key
     NGINX = "NGINX"  # fullchain.pem, privkey.pem
     APACHE = "APACHE"  # certificate.pem, chain.pem, privkey.pem
-    TOMCAT = "TOMCAT"  # keystore.p12 (PKCS#12) and keystore.jks (JKS)
+    TOMCAT = "TOMCAT"  # keystore.p12 (PKCS#12; why not JKS: adapters/bundles.py)
     IIS = "IIS"  # certificate.pfx (PKCS#12)
 
 
@@ -249,4 +249,6 @@ class DownloadService:
         return Bundle(file_name=grant.file_name, content=content)
 
     async def purge(self) -> int:
-        return await self._store.purge_before(self._clock.now() - USE_RECORD_RETENTION)
+        """The sweep's part: an unused grant's sealed password goes when the URL expires."""
+        now = self._clock.now()
+        return await self._store.purge(expired_before=now, used_before=now - USE_RECORD_RETENTION)

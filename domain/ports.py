@@ -423,8 +423,9 @@ class DownloadStore(ABC):
         """Drops the grant and its sealed password (the use record stays until purged)."""
 
     @abstractmethod
-    async def purge_before(self, moment: datetime) -> int:
-        """Drops grants, and use records, that expired before `moment`."""
+    async def purge(self, *, expired_before: datetime, used_before: datetime) -> int:
+        """Drops grants (and their sealed passwords) that expired before `expired_before`,
+        and use records of URLs that expired before `used_before`."""
 
 
 class BundleWriter(ABC):

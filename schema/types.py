@@ -36,8 +36,8 @@ RevocationReason = strawberry.enum(model.RevocationReason, name="RevocationReaso
 DownloadFormat = strawberry.enum(
     downloads.DownloadFormat, name="DownloadFormat",
     description="What a download's zip holds: PEM certificate.pem, chain.pem, fullchain.pem (no key); NGINX "
-    "fullchain.pem, privkey.pem; APACHE certificate.pem, chain.pem, privkey.pem; TOMCAT keystore.p12 and "
-    "keystore.jks; IIS certificate.pfx. The key only for the owner, when the service holds it.",
+    "fullchain.pem, privkey.pem; APACHE certificate.pem, chain.pem, privkey.pem; TOMCAT keystore.p12 "
+    "(PKCS#12, Tomcat 8.5+); IIS certificate.pfx. The key only for the owner, when the service holds it.",
 )
 
 

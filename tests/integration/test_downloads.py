@@ -1,5 +1,6 @@
 """createDownload and its one-time URLs (R26), through the real API and real consumers:
-OpenSSL opens the PKCS#12/PFX, Java's keytool the JKS and the PKCS#12."""
+OpenSSL opens the PKCS#12/PFX, Java's keytool the PKCS#12 (and the JKS it converts it to,
+as the README tells a Tomcat that needs JKS)."""
 
 from __future__ import annotations
 
@@ -143,22 +144,28 @@ async def test_the_iis_pfx_opens_in_openssl_with_its_password_only(owner, tmp_pa
 
 @needs_openssl
 @needs_keytool
-async def test_the_tomcat_key_stores_open_in_keytool_and_openssl(owner, tmp_path):
+async def test_the_tomcat_key_store_opens_in_keytool_and_openssl_and_converts_to_jks(owner, tmp_path):
     name = f"www.{unique_zone()}"
     cert, issued = await upload_cert(owner, name)
     files = unzip((await fetch((await download(owner, cert["id"], "TOMCAT", keyPassword="changeit-2"))["url"])).content)
-    assert sorted(files) == ["keystore.jks", "keystore.p12"]
-    jks, p12 = tmp_path / "keystore.jks", tmp_path / "keystore.p12"
-    jks.write_bytes(files["keystore.jks"])
+    assert sorted(files) == ["keystore.p12"]
+    p12, jks = tmp_path / "keystore.p12", tmp_path / "keystore.jks"
     p12.write_bytes(files["keystore.p12"])
+    assert openssl_opens(p12, "changeit-2").returncode == 0
+    converted = subprocess.run(
+        ["keytool", "-importkeystore", "-noprompt", "-srckeystore", str(p12), "-srcstoretype", "PKCS12",
+         "-srcstorepass", "changeit-2", "-destkeystore", str(jks), "-deststoretype", "JKS",
+         "-deststorepass", "changeit-2", "-destkeypass", "changeit-2"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert converted.returncode == 0, converted.stdout + converted.stderr
     serial = format(issued.cert.serial_number, "x")
-    for path, store_type in ((jks, "JKS"), (p12, "PKCS12")):
+    for path, store_type in ((p12, "PKCS12"), (jks, "JKS")):
         listed = keytool_lists(path, "changeit-2", store_type)
         assert listed.returncode == 0, listed.stdout + listed.stderr
         assert "PrivateKeyEntry" in listed.stdout and f"Alias name: {name}" in listed.stdout
         assert "Certificate chain length: 2" in listed.stdout and serial in listed.stdout.lower()
         assert keytool_lists(path, "not-it", store_type).returncode != 0
-    assert openssl_opens(p12, "changeit-2").returncode == 0
 
 
 # --------------------------------------------------------------------------- who may
@@ -263,6 +270,27 @@ async def test_an_expired_url_answers_410(owner, services):
     )
     assert moved.modified_count == 1
     assert (await fetch(found["url"])).status_code == 410
+
+
+async def test_a_head_request_does_not_use_the_url_up(owner):
+    cert, _ = await upload_cert(owner, f"www.{unique_zone()}")
+    url = (await download(owner, cert["id"], "PEM"))["url"]
+    async with httpx.AsyncClient(timeout=30) as client:
+        assert (await client.head(url)).status_code == 405
+        assert (await client.post(url)).status_code == 405
+        assert (await client.get(url)).status_code == 200
+
+
+async def test_the_sweep_drops_an_unused_grant_and_its_sealed_password_when_it_expires(owner, services):
+    cert, _ = await upload_cert(owner, f"www.{unique_zone()}")
+    url = (await download(owner, cert["id"], "IIS", keyPassword="to-be-purged"))["url"]
+    grants = services.database.db.downloads
+    stored = await grants.find_one({"certificateId": cert["id"]})
+    assert stored["sealedPassword"] and b"to-be-purged" not in bytes(stored["sealedPassword"])
+    await grants.update_one({"_id": stored["_id"]}, {"$set": {"expiresAt": datetime.now(UTC) - timedelta(seconds=1)}})
+    assert await services.downloads.purge() >= 1
+    assert await grants.find_one({"_id": stored["_id"]}) is None
+    assert (await fetch(url)).status_code == 404
 
 
 async def test_unknown_and_malformed_download_urls_are_not_found(api):

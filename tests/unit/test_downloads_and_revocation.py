@@ -92,6 +92,18 @@ def test_the_built_in_ca_revokes_what_it_issued_once_and_lists_it_in_that_issuer
     assert list(x509.load_der_x509_crl(asyncio.run(authority.crl(Brand.DIGICERT, NOW)))) == []
 
 
+def test_a_crl_is_signed_again_after_a_minute_and_then_lists_new_revocations(tmp_path):
+    authority = BuiltInAuthority(tmp_path, MemoryRevocations())
+    before = asyncio.run(authority.crl(Brand.OTHER, NOW))
+    csr_pem = certs.issue("www.example.com").csr_pem
+    issued = asyncio.run(authority.sign(csr_pem, "www.example.com", NOW + timedelta(days=30), NOW,
+                                        brand=Brand.OTHER, level=ValidationLevel.DV))
+    asyncio.run(authority.revoke(issued.certificate_pem, RevocationReason.SUPERSEDED, NOW))
+    assert asyncio.run(authority.crl(Brand.OTHER, NOW + timedelta(seconds=59))) == before
+    later = x509.load_der_x509_crl(asyncio.run(authority.crl(Brand.OTHER, NOW + timedelta(seconds=60))))
+    assert len(list(later)) == 1 and later.last_update_utc == NOW + timedelta(seconds=60)
+
+
 def test_the_built_in_ca_does_not_revoke_a_certificate_issued_elsewhere(tmp_path):
     revocations = MemoryRevocations()
     authority = BuiltInAuthority(tmp_path, revocations)
