@@ -3,7 +3,7 @@ cryptography.
 
 Every file name inside is fixed here; nothing from the certificate names a file, so an
 entry can never hold a path. PKCS#12 is encrypted with AES-256-CBC, PBKDF2 and an
-HMAC-SHA256 MAC (OpenSSL 1.1.1+, Java 8u301+ and Windows Server 2019+ read it).
+HMAC-SHA256 MAC (OpenSSL 1.1.1+, Java 8u301+ and Windows Server 2019 and later read it).
 
 Tomcat gets PKCS#12, not JKS: Tomcat 8.5 and later read it (`certificateKeystoreType=
 "PKCS12"`), it is Java's default key store type since Java 9 (JEP 229) and keytool opens
