@@ -157,6 +157,10 @@ class BuiltInAuthority(CertificateAuthority):
             return brand
         return None
 
+    @property
+    def can_revoke(self) -> bool:
+        return self._revocations is not None
+
     async def revoke(self, certificate_pem: str, reason: RevocationReason, now: datetime) -> Revocation | None:
         try:
             certificate = x509.load_pem_x509_certificate(certificate_pem.encode())

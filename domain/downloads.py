@@ -180,6 +180,14 @@ class DownloadService:
         stored = certificate.private_key
         if stored is None:
             return None
+        # The key held is the current version's; an older version with another key has none
+        # (and needs no password to be told so).
+        field = _field("version")
+        if version is not certificate.current and (
+            pem.parse_certificate_chain(version.certificate_pem, field=field).public_key_der
+            != pem.parse_certificate_chain(certificate.current.certificate_pem, field=field).public_key_der
+        ):
+            return None
         if stored.storage == PrivateKeyStorage.PASSWORD:
             if password is None:
                 raise InvalidInput(

@@ -326,12 +326,17 @@ class CertificateAuthority(ABC):
     def roots(self) -> list:
         """The CA's root certificates (trusted for R27 path validation)."""
 
+    @property
+    def can_revoke(self) -> bool:
+        """Whether `revoke` works. A CA adapter without revocation keeps this default: the
+        revocation jobs then wait (domain.revocations) until one that can is configured."""
+        return False
+
     async def revoke(self, certificate_pem: str, reason: RevocationReason, now: datetime) -> Revocation | None:
         """Revokes a certificate this CA issued and publishes it (the built-in CA: in its
         CRL). Idempotent: a second call answers the first revocation. None when this CA
-        did not issue the certificate (an upload issued elsewhere), or cannot revoke:
-        nothing is revoked. A CA adapter without revocation keeps this default."""
-        return None
+        did not issue the certificate (an upload issued elsewhere): nothing is revoked."""
+        raise NotImplementedError(f"{type(self).__name__} cannot revoke")
 
 
 class KeyFactory(ABC):

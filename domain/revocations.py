@@ -39,8 +39,8 @@ class RevocationService:
 
     async def sweep(self) -> dict[str, int]:
         counts = {"revoked": 0, "not_revocable": 0}
-        if self.delay is None:
-            return counts  # `never`: the jobs wait, should the setting change
+        if self.delay is None or not self._authority.can_revoke:
+            return counts  # `never`, or a CA that cannot revoke: the jobs wait
         now = self._clock.now()
         for job in await self._jobs.due(now - self.delay):
             if not await self._jobs.claim(job, now, now + CLAIM_LEASE):

@@ -228,6 +228,19 @@ async def test_a_password_protected_key_needs_its_own_password(owner, tmp_path):
     assert openssl_opens(tmp_path / "c.pfx", "own-pass").returncode == 0
 
 
+async def test_an_older_version_needs_no_password_for_a_protected_key_it_does_not_have(owner):
+    cert, _ = await upload_cert(owner, f"new.{unique_zone()}", issued_days_ago=1)
+    result = await request(owner, certificateId=cert["id"], csrSource="ONLINE", keyAlgorithm="ECC",
+                           privateKeyPassword="new-key-pass", reason="new key")
+    assert result["reissue"]["status"] == "ISSUED" and result["reissue"]["privateKeyProtected"] is True
+    old = unzip((await fetch((await download(owner, cert["id"], "NGINX", version=1))["url"])).content)
+    assert sorted(old) == ["fullchain.pem"]
+    assert codes(await create(owner, cert["id"], "NGINX")) == ["INVALID_INPUT"]  # the current one needs it
+    current = unzip((await fetch((await download(owner, cert["id"], "NGINX", keyPassword="new-key-pass"))["url"])).content)
+    key = serialization.load_pem_private_key(current["privkey.pem"], b"new-key-pass")
+    assert public_numbers(key) == public_numbers(x509.load_pem_x509_certificates(current["fullchain.pem"])[0])
+
+
 async def test_versions_are_numbered_and_an_older_version_comes_without_the_key_it_no_longer_has(owner):
     cert, issued = await upload_cert(owner, f"new.{unique_zone()}", issued_days_ago=1)
     result = await request(owner, certificateId=cert["id"], csrSource="ONLINE", keyAlgorithm="ECC", reason="new key")

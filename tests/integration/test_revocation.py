@@ -24,7 +24,10 @@ from certreissue.bootstrap import build_services
 from certreissue.settings import Settings
 from domain.certificates import UploadCertificate
 from domain.model import Brand, Caller, Role
-from domain.ports import Clock
+from adapters.mongo import MongoCertificateRepository
+from adapters.mongo_downloads import MongoRevocationJobs
+from domain.ports import CertificateAuthority, Clock
+from domain.revocations import RevocationService
 from domain.reissues import CsrSource, ReissueStatus
 from domain.rules import ReissueRequest
 from tests import certs
@@ -132,6 +135,34 @@ async def test_never_revokes_nothing_and_keeps_the_jobs(make_services):
     assert all(v.revoked_at is None for v in (await never.certificates.get(Caller("acct-never", Role.OWNER), cert.id)).versions)
     assert await never.database.db.ca_revocations.count_documents({}) == 0
     assert await never.database.db.revocation_jobs.count_documents({"done": False}) == 2
+
+
+class CannotRevoke(CertificateAuthority):
+    """A CA adapter that has no revocation (keeps the port's default)."""
+
+    async def sign(self, *args, **kwargs):  # pragma: no cover - never signs here
+        raise AssertionError("not used")
+
+    def issuer_not_after(self, brand):  # pragma: no cover
+        raise AssertionError("not used")
+
+    @property
+    def roots(self) -> list:
+        return []
+
+
+async def test_with_a_ca_that_cannot_revoke_the_jobs_wait(make_services):
+    clock = FakeClock()
+    services = await make_services(clock=clock)
+    await reissued_twice(services, "acct-wait")
+    clock.advance(timedelta(days=30))
+    waiting = RevocationService(
+        jobs=MongoRevocationJobs(services.database), certificates=MongoCertificateRepository(services.database),
+        authority=CannotRevoke(), clock=clock, delay=DELAY,
+    )
+    assert await waiting.sweep() == {"revoked": 0, "not_revocable": 0}
+    assert await services.database.db.revocation_jobs.count_documents({"done": False}) == 2
+    assert await services.revocations.sweep() == {"revoked": 1, "not_revocable": 1}  # the built-in CA can
 
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
