@@ -132,11 +132,17 @@ class MongoRevocationJobs(RevocationJobs):
                     return False  # another process works on it now
                 number += 1  # its holder died: the next attempt may be taken
                 continue
+            # Read after winning: a process that read the job before another finished it
+            # (finish drops the slots, so this one was free again) must not do it twice.
+            current = await self._col.find_one({"_id": job.id}, {"done": 1})
+            if current is None or current.get("done"):
+                return False
             await self._col.update_one({"_id": job.id, "attempt": {"$lt": number}}, {"$set": {"attempt": number}})
             return True
         return False
 
     async def finish(self, job: RevocationJob, outcome: str, now: datetime) -> None:
+        # `done` first, then the slots: claim() reads `done` after taking a slot.
         await self._col.update_one({"_id": job.id}, {"$set": {"done": True, "outcome": outcome, "doneAt": now}})
         await self._claims.delete_many({"jobId": job.id})
 
