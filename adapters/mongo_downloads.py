@@ -120,6 +120,11 @@ class MongoRevocationJobs(RevocationJobs):
         ]
 
     async def claim(self, job: RevocationJob, now: datetime, lease_until: datetime) -> bool:
+        # `attempt` names the slot last taken: while its lease runs, its holder works on it.
+        if job.attempt > 0:
+            held = await self._claims.find_one({"_id": f"{job.id}#{job.attempt}"})
+            if held is not None and held["leaseUntil"] > now:
+                return False
         number = job.attempt + 1
         for _ in range(3):
             try:

@@ -27,7 +27,7 @@ from domain.model import Brand, Caller, Role
 from adapters.mongo import MongoCertificateRepository
 from adapters.mongo_downloads import MongoRevocationJobs
 from domain.ports import CertificateAuthority, Clock
-from domain.revocations import RevocationService
+from domain.revocations import CLAIM_LEASE, RevocationService
 from domain.reissues import CsrSource, ReissueStatus
 from domain.rules import ReissueRequest
 from tests import certs
@@ -124,6 +124,20 @@ async def test_two_processes_sweeping_at_once_revoke_a_version_once(make_service
     serial = cert.versions[1].serial_number  # version 2 (the first reissue's)
     assert await setup.database.db.ca_revocations.count_documents({"serial": serial}) == 1
     assert await setup.database.db.ca_revocations.count_documents({}) == 1
+
+
+async def test_a_job_claimed_by_a_process_that_died_is_revoked_once_its_lease_lapses(make_services):
+    clock = FakeClock()
+    services = await make_services(clock=clock)
+    await reissued_twice(services, "acct-died")
+    clock.advance(DELAY + timedelta(seconds=1))
+    jobs = MongoRevocationJobs(services.database)
+    for job in await jobs.due(clock.now()):  # taken by a process that dies before revoking
+        assert await jobs.claim(job, clock.now(), clock.now() + CLAIM_LEASE)
+    assert await services.revocations.sweep() == {"revoked": 0, "not_revocable": 0}
+    clock.advance(CLAIM_LEASE + timedelta(seconds=1))
+    assert await services.revocations.sweep() == {"revoked": 1, "not_revocable": 1}
+    assert await services.database.db.revocation_jobs.count_documents({"done": False}) == 0
 
 
 async def test_never_revokes_nothing_and_keeps_the_jobs(make_services):
