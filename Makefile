@@ -25,9 +25,9 @@ $(error DB must be secantus or ferretdb, not '$(DB)')
 endif
 EMBEDDED := $(if $(filter ferretdb,$(DB)),$(FERRETDB))
 
-.PHONY: install run test clean reliability audit-http chromium
+.PHONY: install run test clean reliability audit-http chromium nginx
 
-install: $(STAMP) $(EMBEDDED) $(AUDIT_STAMP) $(GRAPHIQL_BUILD) $(CONSOLE_BUILD) chromium
+install: $(STAMP) $(EMBEDDED) $(AUDIT_STAMP) $(GRAPHIQL_BUILD) $(CONSOLE_BUILD) chromium nginx
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -75,6 +75,10 @@ $(CONSOLE_BUILD): $(CONSOLE_DEPS) schema.graphql $(CONSOLE_SOURCES) console/inde
 # Debian's chromium for the browser tests (apt-get when missing and run as root).
 chromium:
 	@sh scripts/install-chromium.sh
+
+# Debian's nginx for the NGINX download test (apt-get when missing and run as root).
+nginx:
+	@sh scripts/install-nginx.sh
 
 run: install
 	CERTS_EMBEDDED_DB=$(DB) $(VENV)/bin/certreissue serve --host $(HOST) --port $(PORT)

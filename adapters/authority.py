@@ -18,16 +18,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from domain.facts import BRAND_WORDS, POLICY_OF_LEVEL
-from domain.model import Brand, ValidationLevel
+from domain.model import Brand, RevocationReason, ValidationLevel
 from adapters.private_files import private_dir
-from domain.ports import CertificateAuthority, SignedCertificate
+from domain.ports import CertificateAuthority, Revocation, SignedCertificate
 
 CA_DIR = "v2"
+CRL_LIFETIME = timedelta(hours=24)  # nextUpdate
+CRL_REUSE = timedelta(seconds=60)  # a process signs each issuer's CRL at most once a minute
+_CRL_REASON = {RevocationReason.SUPERSEDED: x509.ReasonFlags.superseded}
 ORGANIZATION = "certreissue built-in CA"
 ROOT_YEARS, INTERMEDIATE_YEARS = 30, 25
 _WORD_OF_BRAND = {brand: word for word, brand in BRAND_WORDS}
@@ -131,10 +135,74 @@ def _load(path: Path) -> _Issuer:
 
 
 class BuiltInAuthority(CertificateAuthority):
-    def __init__(self, data_dir: Path) -> None:
+    """`revocations` (adapters.mongo_downloads.MongoCaRevocations) keeps the revoked serials
+    every process publishes; without it the CA revokes nothing."""
+
+    def __init__(self, data_dir: Path, revocations=None) -> None:
         directory = load_or_create(data_dir)
         self._root = _load(directory / "root.pem")
         self._issuers = {brand: _load(directory / f"{brand.value.lower()}.pem") for brand in Brand}
+        self._revocations = revocations
+        self._crls: dict[Brand, tuple[datetime, bytes]] = {}
+
+    def issuer_of(self, certificate: x509.Certificate) -> Brand | None:
+        """The brand whose intermediate signed `certificate`; None when none of ours did."""
+        for brand, issuer in self._issuers.items():
+            if certificate.issuer != issuer.cert.subject:
+                continue
+            try:
+                certificate.verify_directly_issued_by(issuer.cert)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            return brand
+        return None
+
+    @property
+    def can_revoke(self) -> bool:
+        return self._revocations is not None
+
+    async def revoke(self, certificate_pem: str, reason: RevocationReason, now: datetime) -> Revocation | None:
+        try:
+            certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+        except ValueError:
+            return None
+        brand = self.issuer_of(certificate)
+        if brand is None or self._revocations is None:
+            return None  # issued elsewhere (an upload): not ours to revoke
+        return await self._revocations.add(brand.value.lower(), certificate.serial_number, reason, now)
+
+    async def crl(self, brand: Brand, now: datetime) -> bytes:
+        """The DER CRL of `brand`'s intermediate: every serial it revoked, with the reason;
+        thisUpdate when it was made, nextUpdate CRL_LIFETIME later, numbered by that time.
+        Made again once CRL_REUSE has passed (unauthenticated readers cost at most one
+        read and one signature per issuer a minute), so a revocation shows within that."""
+        made = self._crls.get(brand)
+        if made is not None and made[0] <= now < made[0] + CRL_REUSE:
+            return made[1]
+        issuer = self._issuers[brand]
+        revoked = await self._revocations.of_issuer(brand.value.lower()) if self._revocations else []
+        now = now.replace(microsecond=0)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(issuer.cert.subject)
+            .last_update(now)
+            .next_update(now + CRL_LIFETIME)
+            .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.cert.public_key()), critical=False
+            )
+        )
+        for serial, revoked_at, reason in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(serial)
+                .revocation_date(revoked_at)
+                .add_extension(x509.CRLReason(_CRL_REASON[reason]), critical=False)
+                .build()
+            )
+        der = builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        self._crls[brand] = (now, der)
+        return der
 
     @property
     def root(self) -> x509.Certificate:

@@ -33,6 +33,7 @@ from domain.model import (
     Page,
     PrivateKeyStorage,
     Provenance,
+    RevocationReason,
     Role,
     StoredPrivateKey,
     ValidationLevel,
@@ -115,10 +116,11 @@ def _version_to_doc(v: CertificateVersion) -> dict:
         "chainTrusted": v.chain_trusted,
         "keyVerified": v.key_verified,
         "chainUntrustedReason": v.chain_untrusted_reason,
+        # revokedAt lives in the certificate's `revocations` map (record_revocation).
     }
 
 
-def _version_from_doc(d: dict) -> CertificateVersion:
+def _version_from_doc(d: dict, revoked: dict | None = None) -> CertificateVersion:
     return CertificateVersion(
         serial_number=d["serialNumber"],
         fingerprint_sha256=d["fingerprintSha256"],
@@ -136,6 +138,8 @@ def _version_from_doc(d: dict) -> CertificateVersion:
         chain_trusted=bool(d.get("chainTrusted", False)),
         key_verified=bool(d.get("keyVerified", False)),
         chain_untrusted_reason=d.get("chainUntrustedReason"),
+        revoked_at=(revoked or {}).get("at"),
+        revocation_reason=RevocationReason(revoked["reason"]) if revoked else None,
     )
 
 
@@ -191,7 +195,9 @@ def certificate_from_doc(d: dict) -> Certificate:
         validation_method=ValidationMethod(d["validationMethod"]),
         organization_name=d.get("organizationName"),
         reissue_count=int(d.get("reissueCount") or 0),
-        versions=tuple(_version_from_doc(v) for v in d["versions"]),
+        versions=tuple(
+            _version_from_doc(v, (d.get("revocations") or {}).get(v["serialNumber"])) for v in d["versions"]
+        ),
         private_key=(
             StoredPrivateKey(PrivateKeyStorage(key["storage"]), bytes(key["data"])) if key else None
         ),
@@ -265,6 +271,16 @@ class MongoCertificateRepository(CertificateRepository):
             }},
         )
         return result.matched_count == 1
+
+    async def record_revocation(
+        self, certificate_id: str, serial_number: str, revoked_at: datetime, reason: RevocationReason
+    ) -> None:
+        # A map beside `versions` (serials are hex): record_issuance $sets `versions` from
+        # its own read, and would undo a revocation written into them meanwhile.
+        await self._col.update_one(
+            {"_id": certificate_id},
+            {"$set": {f"revocations.{serial_number}": {"at": revoked_at, "reason": reason.value}}},
+        )
 
     async def set_order_facts(self, certificate_id: str, facts: dict, changes: Sequence[OrderFactChange]) -> None:
         await self._col.update_one(

@@ -53,7 +53,8 @@ from certreissue.graphql_ws import SubscriptionsView
 from certreissue.request_json import BadRequest
 from certreissue.security_headers import SecurityHeadersMiddleware
 from certreissue.settings import Settings
-from domain.model import Caller
+from domain.downloads import DownloadGone, DownloadNotFound
+from domain.model import Brand, Caller
 from resolvers.context import Context, Tuning
 from schema import build_schema
 from schema.root import Limits
@@ -61,6 +62,7 @@ from schema.root import Limits
 log = logging.getLogger("certreissue")
 READY_TIMEOUT_SECONDS = 2.0
 SWEEP_INTERVAL_SECONDS = 15.0
+NO_STORE = {"Cache-Control": "no-store"}
 ANONYMOUS = Caller(account="", role=None)
 CLIENT_CLOSED_REQUEST = 499  # logged (never sent) for a client that left before its answer
 HTTP_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
@@ -104,6 +106,13 @@ class CertReissueGraphQL(GraphQL):
         return Context(services=self._services_ref["services"], caller=caller, tuning=self._tuning, response=response)
 
 
+def logged_path(path: str | None) -> str | None:
+    """A download URL's token is a bearer secret: never logged."""
+    if path and path.startswith("/downloads/"):
+        return "/downloads/<token>"
+    return path
+
+
 class RequestIdMiddleware:
     """Gives each request an ID (the client's X-Request-ID when it is in SAFE_REQUEST_ID's
     format, else a new one), puts it in every log line written while it is served, returns
@@ -143,7 +152,7 @@ class RequestIdMiddleware:
                 "client disconnected" if left else "request",
                 extra={
                     "method": scope.get("method"),
-                    "path": scope.get("path"),
+                    "path": logged_path(scope.get("path")),
                     "status": CLIENT_CLOSED_REQUEST if left else status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
@@ -220,6 +229,8 @@ async def _sweep_forever(services: Services) -> None:
     while True:
         try:
             counts = await services.reissues.sweep()
+            counts |= await services.revocations.sweep()
+            counts["downloads_purged"] = await services.downloads.purge()
             await services.rate_limiter.purge_before(services.clock.now())
             if any(counts.values()):
                 log.info("sweep: %s", counts)
@@ -311,7 +322,10 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
             )
         request.scope.setdefault("state", {})["caller"] = caller
         try:
-            return await asyncio.wait_for(transport.respond(params, caller, media), settings.execution_timeout_seconds)
+            return await asyncio.wait_for(
+                transport.respond(params, caller, media, base_url=settings.public_url or str(request.base_url).rstrip("/")),
+                settings.execution_timeout_seconds,
+            )
         except TimeoutError:
             log.warning("operation timed out after %.1f s", settings.execution_timeout_seconds)
             return _graphql_error(
@@ -321,6 +335,46 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
                 "a mutation may have been applied: read the object again before retrying",
                 media=media,
             )
+
+    async def download(request: Request) -> Response:
+        """A one-time URL from createDownload: the zip once, then 410 (404 for no such URL)."""
+        if request.method != "GET":  # a HEAD (a link checker) must not use the URL up
+            return PlainTextResponse("GET this URL once\n", status_code=405, headers={**NO_STORE, "Allow": "GET"})
+        services: Services = services_ref["services"]
+        try:
+            bundle = await services.downloads.fetch(request.path_params["token"])
+        except DownloadNotFound:
+            return PlainTextResponse("no such download\n", status_code=404, headers=NO_STORE)
+        except DownloadGone:
+            return PlainTextResponse(
+                "this download URL was used or has expired: create another with createDownload\n",
+                status_code=410, headers=NO_STORE,
+            )
+        except PyMongoError:
+            log.warning("database unavailable while serving a download")
+            return PlainTextResponse("the database is unavailable; try again shortly\n", status_code=503)
+        return Response(
+            bundle.content,
+            media_type="application/zip",
+            headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{bundle.file_name}"'},
+        )
+
+    async def crl_index(request: Request) -> Response:
+        """The built-in CA signs under one intermediate per brand, so it has one CRL each."""
+        lines = [f"/ca/crl/{brand.value.lower()}" for brand in Brand]
+        return PlainTextResponse("\n".join(lines) + "\n")
+
+    async def crl(request: Request) -> Response:
+        services: Services = services_ref["services"]
+        try:
+            brand = Brand(request.path_params["issuer"].upper())
+        except ValueError:
+            return PlainTextResponse("no such issuer; GET /ca/crl lists them\n", status_code=404)
+        try:
+            der = await services.authority.crl(brand, services.clock.now())
+        except PyMongoError:
+            return PlainTextResponse("the database is unavailable; try again shortly\n", status_code=503)
+        return Response(der, media_type="application/pkix-crl", headers={"Cache-Control": "max-age=300"})
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -360,6 +414,9 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
             WebSocketRoute("/graphql", subscriptions),  # subscriptions: certreissue/graphql_ws.py
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/downloads/{token}", download, methods=["GET"]),
+            Route("/ca/crl", crl_index, methods=["GET"]),
+            Route("/ca/crl/{issuer}", crl, methods=["GET"]),
             *(ide.routes() if ide else []),
             *web_console.routes(),
         ],

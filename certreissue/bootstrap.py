@@ -10,10 +10,17 @@ from pymongo.errors import PyMongoError
 
 from adapters.acme_authority import AcmeAuthority
 from adapters.authority import BuiltInAuthority
+from adapters.bundles import ZipBundleWriter
 from adapters.clock import SystemClock
 from adapters.keys import ThreadKeyFactory
 from adapters.mongo import Database, MongoAccountRegistry, MongoCertificateRepository, MongoTokenStore
 from adapters.mongo_changes import MongoChangeFeed
+from adapters.mongo_downloads import (
+    MongoCaRevocations,
+    MongoDownloadStore,
+    MongoRevocationJobs,
+    ensure_download_indexes,
+)
 from adapters.mongo_ratelimit import MongoRateLimiter, ensure_rate_limit_indexes
 from adapters.mongo_reissues import (
     MongoIdempotencyStore,
@@ -26,8 +33,10 @@ from adapters.sealing import AesGcmSealer, derive_key, load_or_create_master_key
 from adapters.validation import LiveDomainChecker
 from certreissue.settings import Settings
 from domain.certificates import CertificateService
+from domain.downloads import DownloadService
 from domain.ports import AccountRegistry, ChangeFeed, Clock, DomainChecker, TokenStore
 from domain.reissuing import ReissueService
+from domain.revocations import RevocationService
 
 
 @dataclass
@@ -47,6 +56,8 @@ class Services:
     rate_limiter: MongoRateLimiter
     accounts: AccountRegistry
     changes: ChangeFeed  # subscriptions; started by the app (certreissue/app.py), not by commands
+    downloads: DownloadService
+    revocations: RevocationService
     # Which exceptions mean the database did not answer (retried, not a bug).
     database_unavailable: Callable[[BaseException], bool] = field(
         default=lambda error: isinstance(error, PyMongoError)
@@ -54,6 +65,7 @@ class Services:
 
     async def start(self) -> None:
         await self.database.ensure_indexes()
+        await ensure_download_indexes(self.database)
         await ensure_reissue_indexes(self.database)
         await ensure_rate_limit_indexes(self.database)
 
@@ -89,7 +101,8 @@ def build_services(
     clock = clock or SystemClock()
     sealer = AesGcmSealer(master_key)
     certificate_repository = MongoCertificateRepository(database)
-    authority = BuiltInAuthority(settings.data_dir)
+    authority = BuiltInAuthority(settings.data_dir, MongoCaRevocations(database))
+    revocation_jobs = MongoRevocationJobs(database)
     certificates = CertificateService(
         certificate_repository, sealer, clock,
         trust_roots=[*authority.roots, *trusted_roots(settings)], brands=settings.brands,
@@ -123,6 +136,7 @@ def build_services(
         clock=clock,
         lifetime=timedelta(hours=settings.reissue_lifetime_hours),
         schedule=settings.validity_schedule,
+        revocation_jobs=revocation_jobs,
     )
     return Services(
         settings=settings,
@@ -141,4 +155,15 @@ def build_services(
         rate_limiter=MongoRateLimiter(database, settings.rate_limit_per_minute),
         accounts=MongoAccountRegistry(database),
         changes=MongoChangeFeed(database, mode=settings.change_feed, poll_seconds=settings.change_poll_seconds),
+        downloads=DownloadService(
+            certificates=certificates,
+            store=MongoDownloadStore(database, derive_key(master_key, "certreissue download-url hashing v1")),
+            writer=ZipBundleWriter(),
+            sealer=sealer,
+            clock=clock,
+        ),
+        revocations=RevocationService(
+            jobs=revocation_jobs, certificates=certificate_repository, authority=authority, clock=clock,
+            delay=settings.revoke_superseded_after,
+        ),
     )

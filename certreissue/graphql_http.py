@@ -286,7 +286,7 @@ class GraphQLOverHTTP:
         self._documents = documents
         self._tuning = tuning
 
-    async def respond(self, request: GraphQLRequest, caller: Caller, media: str) -> Response:
+    async def respond(self, request: GraphQLRequest, caller: Caller, media: str, *, base_url: str = "") -> Response:
         try:
             found = self._documents.resolve(request.query, request.extensions, caller)
         except BadRequest as exc:
@@ -300,7 +300,7 @@ class GraphQLOverHTTP:
         if isinstance(found, DocumentRefusal):
             result = _request_error(found.message, found.code)
         else:
-            outcome = await self._execute(request, found, caller, media, sub_response)
+            outcome = await self._execute(request, found, caller, media, sub_response, base_url)
             if isinstance(outcome, Response):
                 return outcome
             result = outcome
@@ -310,12 +310,14 @@ class GraphQLOverHTTP:
         return json_response(body, status, media, sub_response.headers)
 
     async def _execute(
-        self, request: GraphQLRequest, document: Resolved, caller: Caller, media: str, sub_response: TemporalResponse
+        self, request: GraphQLRequest, document: Resolved, caller: Caller, media: str, sub_response: TemporalResponse,
+        base_url: str = "",
     ) -> ExecutionResult | Response:
         if not document.text:
             return _request_error("Syntax Error: Unexpected <EOF>: the document is empty.")
         context = Context(
-            services=self._services_ref["services"], caller=caller, tuning=self._tuning, response=sub_response
+            services=self._services_ref["services"], caller=caller, tuning=self._tuning, response=sub_response,
+            base_url=base_url,
         )
         try:
             return await self._schema.execute(

@@ -6,6 +6,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from certreissue.persisted_documents import TrustedDocuments
@@ -13,7 +14,9 @@ from certreissue.cors import parse_cors_origins
 from adapters.embedded import DEFAULT_EMBEDDED_DATABASE, EMBEDDED_DATABASES
 from adapters.mongo_changes import CHANGE_FEEDS
 from domain.facts import BrandTable
+from domain.errors import InvalidInput
 from domain.model import Role
+from domain.tokens import parse_duration
 from domain.validity import DEFAULT_SCHEDULE, ValiditySchedule
 
 MAX_TOKEN_CACHE_SECONDS = 25.0  # R26: a revoked token stops working within 30 s
@@ -85,6 +88,8 @@ class Settings:
     ws_max_connections: int = 1000  # sockets open at once in one process, authenticated or not (else 503)
     ws_max_connections_per_token: int = 10  # authenticated sockets of one token in one process (else 1008)
     console_assets: Path | None = None  # certreissue/console.py: None, console/dist of the source tree
+    revoke_superseded_after: timedelta | None = timedelta(hours=72)  # None: never (domain.revocations)
+    public_url: str | None = None  # the service's URL as clients reach it (download URLs); None: as asked
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -139,7 +144,27 @@ class Settings:
                 env.get("CERTS_WS_MAX_CONNECTIONS_PER_TOKEN", "10"), 1, "CERTS_WS_MAX_CONNECTIONS_PER_TOKEN"
             ),
             console_assets=Path(env["CERTS_CONSOLE_ASSETS"]) if env.get("CERTS_CONSOLE_ASSETS") else None,
+            revoke_superseded_after=_revoke_after(env.get("CERTS_REVOKE_SUPERSEDED_AFTER", "72h")),
+            public_url=_public_url(env.get("CERTS_PUBLIC_URL")),
         )
+
+
+def _revoke_after(text: str) -> timedelta | None:
+    if text.strip().lower() == "never":
+        return None
+    try:
+        return parse_duration(text)
+    except InvalidInput as exc:
+        raise ValueError(f"CERTS_REVOKE_SUPERSEDED_AFTER: {exc.message}, or never") from None
+
+
+def _public_url(text: str | None) -> str | None:
+    if not text:
+        return None
+    url = text.strip().rstrip("/")
+    if not (url.startswith("http://") or url.startswith("https://")) or any(c in url for c in "?#\\ "):
+        raise ValueError(f"CERTS_PUBLIC_URL must be an http(s) URL without query or fragment, not {text!r}")
+    return url
 
 
 def _embedded_db(text: str) -> str:

@@ -202,6 +202,11 @@ class CertificateService:
             return None
         return await self._repository.get(caller.scope, certificate_id)
 
+    async def get_in_account(self, account: str, certificate_id: str) -> Certificate | None:
+        """For work done for an account without a caller (a download URL, R26 kept by
+        the account the URL was made for)."""
+        return await self._repository.get(account, certificate_id)
+
     async def get_many(self, caller: Caller, ids: list[str]) -> dict[str, Certificate]:
         return await self._repository.get_many(caller.scope, ids)
 

@@ -31,6 +31,12 @@ class Provenance(str, Enum):
     IMPORTED = "IMPORTED"  # uploaded
 
 
+class RevocationReason(str, Enum):
+    """Why a CA revoked a version (RFC 5280 reason codes the service uses)."""
+
+    SUPERSEDED = "SUPERSEDED"  # a reissue replaced it (CERTS_REVOKE_SUPERSEDED_AFTER later)
+
+
 class CertificateStatus(str, Enum):
     PENDING_ISSUE = "PENDING_ISSUE"
     ISSUED = "ISSUED"
@@ -139,6 +145,9 @@ class CertificateVersion:
     key_verified: bool = False
     # Why the chain did not verify (path validation's own words); None when trusted.
     chain_untrusted_reason: str | None = None
+    # Set once the issuing CA revoked this version (a superseded one, on schedule).
+    revoked_at: datetime | None = None
+    revocation_reason: RevocationReason | None = None
 
     @property
     def is_evidence(self) -> bool:

@@ -16,6 +16,7 @@ from domain.model import (
     CertificateVersion,
     OrderFactChange,
     Page,
+    RevocationReason,
     Role,
     StoredPrivateKey,
     ValidationLevel,
@@ -71,6 +72,13 @@ class CertificateRepository(ABC):
         """R23: the certificate takes its new current version and its names (and what goes
         with them), unless its current serial is no longer `expected_serial` (another
         writer came first). Other fields (order facts) are left as they are."""
+
+    @abstractmethod
+    async def record_revocation(
+        self, certificate_id: str, serial_number: str, revoked_at: datetime, reason: RevocationReason
+    ) -> None:
+        """The version `serial_number` was revoked by its CA; kept apart from `versions`,
+        so an issuance recorded meanwhile (R23) does not undo it."""
 
     @abstractmethod
     async def set_order_facts(self, certificate_id: str, facts: dict, changes: Sequence[OrderFactChange]) -> None:
@@ -357,6 +365,14 @@ class SignedCertificate:
     chain_pem: str
 
 
+@dataclass(frozen=True)
+class Revocation:
+    """A CA's record that it revoked a certificate: the first revocation stands."""
+
+    revoked_at: datetime
+    reason: RevocationReason
+
+
 class CertificateAuthority(ABC):
     @property
     def ordering(self) -> OrderingAuthority | None:
@@ -398,6 +414,18 @@ class CertificateAuthority(ABC):
     @abstractmethod
     def roots(self) -> list:
         """The CA's root certificates (trusted for R27 path validation)."""
+
+    @property
+    def can_revoke(self) -> bool:
+        """Whether `revoke` works. A CA adapter without revocation keeps this default: the
+        revocation jobs then wait (domain.revocations) until one that can is configured."""
+        return False
+
+    async def revoke(self, certificate_pem: str, reason: RevocationReason, now: datetime) -> Revocation | None:
+        """Revokes a certificate this CA issued and publishes it (the built-in CA: in its
+        CRL). Idempotent: a second call answers the first revocation. None when this CA
+        did not issue the certificate (an upload issued elsewhere): nothing is revoked."""
+        raise NotImplementedError(f"{type(self).__name__} cannot revoke")
 
 
 class KeyFactory(ABC):
@@ -489,3 +517,95 @@ class ChangeFeed(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+# -- downloads and revocation jobs ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DownloadGrant:
+    """A one-time download: what to build at fetch time, never the built content. `id` is
+    a keyed hash of the URL's token (the token itself is never stored); the key password,
+    when one was given, is sealed under the master key bound to `id`, and deleted with
+    the grant."""
+
+    id: str
+    account: str
+    certificate_id: str
+    serial_number: str
+    format: str  # domain.downloads.DownloadFormat
+    include_key: bool
+    sealed_password: bytes | None
+    file_name: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class DownloadStore(ABC):
+    @abstractmethod
+    def new_token(self) -> tuple[str, str]:
+        """A fresh unguessable URL token and the ID it is stored under (its keyed hash)."""
+
+    @abstractmethod
+    def id_of(self, token: str) -> str | None:
+        """The ID a token is stored under; None for text that is no token of ours."""
+
+    @abstractmethod
+    async def add(self, grant: DownloadGrant) -> None: ...
+
+    @abstractmethod
+    async def get(self, grant_id: str) -> DownloadGrant | None: ...
+
+    @abstractmethod
+    async def consume(self, grant: DownloadGrant, now: datetime) -> bool:
+        """Uses the grant up: True for exactly one caller across all processes (a unique
+        key insert), False for every other."""
+
+    @abstractmethod
+    async def was_consumed(self, grant_id: str) -> bool: ...
+
+    @abstractmethod
+    async def delete(self, grant_id: str) -> None:
+        """Drops the grant and its sealed password (the use record stays until purged)."""
+
+    @abstractmethod
+    async def purge(self, *, expired_before: datetime, used_before: datetime) -> int:
+        """Drops grants (and their sealed passwords) that expired before `expired_before`,
+        and use records of URLs that expired before `used_before`."""
+
+
+class BundleWriter(ABC):
+    @abstractmethod
+    async def build(
+        self, format: str, *, certificate_pem: str, chain_pem: str, private_key, password: str | None,
+        alias: str,
+    ) -> bytes:
+        """The zip of `format` (domain.downloads), off the event loop; `private_key` is a
+        loaded key object or None."""
+
+
+@dataclass(frozen=True)
+class RevocationJob:
+    """A superseded version to revoke once CERTS_REVOKE_SUPERSEDED_AFTER has passed."""
+
+    id: str  # "<certificate id>:<serial>"
+    certificate_id: str
+    serial_number: str
+    superseded_at: datetime
+    attempt: int = 0
+
+
+class RevocationJobs(ABC):
+    @abstractmethod
+    async def schedule(self, certificate_id: str, serial_number: str, superseded_at: datetime) -> None:
+        """Idempotent: one job per version, however often an issuance is applied."""
+
+    @abstractmethod
+    async def due(self, superseded_before: datetime, limit: int = 100) -> list[RevocationJob]: ...
+
+    @abstractmethod
+    async def claim(self, job: RevocationJob, now: datetime, lease_until: datetime) -> bool:
+        """Takes the job's next attempt slot (a unique key): True for one process only. A
+        slot whose holder died (its lease passed) lets the next attempt be claimed."""
+
+    @abstractmethod
+    async def finish(self, job: RevocationJob, outcome: str, now: datetime) -> None: ...

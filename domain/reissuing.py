@@ -49,6 +49,7 @@ from domain.ports import (
     LockRecord,
     LockStore,
     ReissueRepository,
+    RevocationJobs,
     ValidationProvider,
     VerificationLog,
 )
@@ -163,7 +164,9 @@ class ReissueService:
         lifetime: timedelta,
         provider: ValidationProvider | None = None,
         schedule: ValiditySchedule = DEFAULT_SCHEDULE,
+        revocation_jobs: RevocationJobs | None = None,
     ) -> None:
+        self._revocation_jobs = revocation_jobs
         self._certificates = certificates
         self._certificate_repository = certificate_repository
         self._reissues = reissues
@@ -840,6 +843,16 @@ class ReissueService:
                 # Another writer changed the certificate first (the locks should prevent
                 # it): leave the reissue unapplied, holding its locks, for the sweep.
                 raise RuntimeError(f"certificate {certificate.id} changed while reissue {reissue.id} was applied")
+            certificate = dataclasses.replace(certificate, versions=(version, old) + certificate.versions[1:])
+        if certificate is not None and version is not None and self._revocation_jobs is not None:
+            # The version it superseded is revoked on schedule (domain.revocations); again
+            # when the sweep applies this after a crash (scheduling is idempotent).
+            serials = [v.serial_number for v in certificate.versions]
+            if version.serial_number in serials and serials.index(version.serial_number) + 1 < len(serials):
+                superseded = certificate.versions[serials.index(version.serial_number) + 1]
+                await self._revocation_jobs.schedule(
+                    certificate.id, superseded.serial_number, superseded.superseded_at or version.issued_at
+                )
         await self._release_locks(reissue)
         await self._reissues.mark_applied(reissue.id)
 

@@ -65,6 +65,14 @@ def check_account_name(account: str) -> str:
     return name
 
 
+def parse_duration(text: str) -> timedelta:
+    """`72h`, `30m`, `10s`, `3d`, `2w`: a number and its unit, as token lifetimes are written."""
+    match = _LIFETIME.match(text or "")
+    if not match:
+        raise InvalidInput(f"{shown(text)} is not a duration: use a number and s, m, h, d or w (e.g. 72h)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
 def parse_lifetime(text: str) -> timedelta:
     """`90d`, `12h`, `30m`, `3600s`, `2w`: between one minute and ten years."""
     match = _LIFETIME.match(text or "")

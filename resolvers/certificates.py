@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.certificates import SetOrderFacts, UploadCertificate
+from domain.downloads import CreateDownload, Download
 from domain.errors import DomainError
 from domain.model import Certificate, CertificateFilter, CertificateStatus, Page
 from resolvers.context import Context
@@ -55,3 +56,7 @@ async def set_order_facts(
 
 def private_key_pem(ctx: Context, cert: Certificate) -> str | None:
     return ctx.services.certificates.private_key_pem(ctx.caller, cert)
+
+
+async def create_download(ctx: Context, command: CreateDownload) -> tuple[Download | None, list[DomainError]]:
+    return await capture(ctx.services.downloads.create(ctx.caller, command))

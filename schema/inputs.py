@@ -9,9 +9,11 @@ import strawberry
 from domain import model, reissues
 from domain.certificates import SetOrderFacts, UploadCertificate
 from domain.rules import ReissueRequest
+from domain.downloads import CreateDownload
 from schema.types import (
     CertificateStatus,
     CsrSource,
+    DownloadFormat,
     KeyAlgorithm,
     ReissueStatus,
     ValidationMethod,
@@ -129,4 +131,25 @@ class RequestReissueInput:
             organization_name=self.organization_name,
             validation_method=self.validation_method,
             idempotency_key=self.idempotency_key,
+        )
+
+
+@strawberry.input
+class CreateDownloadInput:
+    certificate_id: strawberry.ID
+    format: DownloadFormat
+    version: int | None = strawberry.field(
+        default=None, description="CertificateVersion.version; the current version when left out."
+    )
+    key_password: str | None = strawberry.field(
+        default=None,
+        description="TOMCAT and IIS: the key store's password (required). NGINX and APACHE: encrypts privkey.pem "
+        "with it. A password-protected key held by the service needs its own password here. Never stored or "
+        "logged: sealed until the one fetch.",
+    )
+
+    def to_domain(self) -> CreateDownload:
+        return CreateDownload(
+            certificate_id=str(self.certificate_id), format=self.format, version=self.version,
+            key_password=self.key_password,
         )

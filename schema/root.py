@@ -33,6 +33,7 @@ from schema.scalars import DateTime
 from schema.selection import selected_fields
 from schema.inputs import (
     CertificateFilter,
+    CreateDownloadInput,
     ReissueFilter,
     RequestReissueInput,
     SetOrderFactsInput,
@@ -42,6 +43,7 @@ from schema.reissue_types import Reissue, ReissueConnection
 from schema.types import (
     Certificate,
     CertificateConnection,
+    DownloadFormat,
     Node,
     ReissueEligibility,
     UserError,
@@ -100,6 +102,20 @@ class ReissuePreview:
     not_after_capped: bool = strawberry.field(
         description="True when R30 shortens the validity below the current notAfter."
     )
+
+
+@strawberry.type(description="A one-time URL: it works once, within 5 minutes (then 410).")
+class Download:
+    url: str = strawberry.field(description="GET it (no token needed: the URL is the secret); a zip.")
+    expires_at: datetime
+    format: DownloadFormat
+    file_name: str
+
+
+@strawberry.type
+class CreateDownloadPayload:
+    download: Download | None
+    user_errors: list[UserError]
 
 
 @strawberry.type
@@ -239,6 +255,20 @@ class Mutation:
         return RequestReissuePayload(
             reissue=Reissue.from_domain(result.reissue) if result else None,
             private_key_pem=result.private_key_pem if result else None,
+            user_errors=user_errors(errors),
+        )
+
+    @strawberry.mutation(
+        description="A one-time URL to a zip for a server (R26: owner; a viewer gets PEM, which holds no key; "
+        "staff none)."
+    )
+    async def create_download(self, info: strawberry.Info[Context], input: CreateDownloadInput) -> CreateDownloadPayload:
+        found, errors = await certificate_resolvers.create_download(info.context, input.to_domain())
+        return CreateDownloadPayload(
+            download=Download(
+                url=f"{info.context.base_url}/downloads/{found.token}", expires_at=found.expires_at,
+                format=found.format, file_name=found.file_name,
+            ) if found else None,
             user_errors=user_errors(errors),
         )
 

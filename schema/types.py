@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from domain import errors as domain_errors
-from domain import model, reissues
+from domain import downloads, model, reissues
 from domain.model import Page
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
@@ -32,6 +32,13 @@ ReissueFlow = strawberry.enum(reissues.ReissueFlow, name="ReissueFlow")
 ReissueStatus = strawberry.enum(reissues.ReissueStatus, name="ReissueStatus")
 Waiver = strawberry.enum(reissues.Waiver, name="Waiver")
 DomainValidationStatus = strawberry.enum(reissues.DomainValidationStatus, name="DomainValidationStatus")
+RevocationReason = strawberry.enum(model.RevocationReason, name="RevocationReason")
+DownloadFormat = strawberry.enum(
+    downloads.DownloadFormat, name="DownloadFormat",
+    description="What a download's zip holds: PEM certificate.pem, chain.pem, fullchain.pem (no key); NGINX "
+    "fullchain.pem, privkey.pem; APACHE certificate.pem, chain.pem, privkey.pem; TOMCAT keystore.p12 "
+    "(PKCS#12, Tomcat 8.5+); IIS certificate.pfx. The key only for the owner, when the service holds it.",
+)
 
 
 @strawberry.type
@@ -79,10 +86,21 @@ class CertificateVersion:
     superseded_at: datetime | None = strawberry.field(
         description="When a reissue replaced this version; null for the current one."
     )
+    version: int = strawberry.field(
+        description="1 for the first version, the highest number for the current one (createDownload's version)."
+    )
+    revoked_at: datetime | None = strawberry.field(
+        description="When the CA that issued this version revoked it (a superseded version, after "
+        "CERTS_REVOKE_SUPERSEDED_AFTER); null while it is not revoked."
+    )
+    revocation_reason: RevocationReason | None
 
     @classmethod
-    def from_domain(cls, v: model.CertificateVersion) -> CertificateVersion:
+    def from_domain(cls, v: model.CertificateVersion, number: int = 0) -> CertificateVersion:
         return cls(
+            version=number,
+            revoked_at=v.revoked_at,
+            revocation_reason=v.revocation_reason,
             serial_number=v.serial_number,
             fingerprint_sha256=v.fingerprint_sha256,
             not_before=v.not_before,
@@ -191,7 +209,7 @@ class Certificate(Node):
             reissue_count=c.reissue_count,
             certificate_pem=v.certificate_pem,
             chain_pem=v.chain_pem,
-            versions=[CertificateVersion.from_domain(x) for x in c.versions],
+            versions=[CertificateVersion.from_domain(x, len(c.versions) - i) for i, x in enumerate(c.versions)],
             model=c,
         )
 

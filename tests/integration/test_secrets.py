@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pymongo import MongoClient
 
 from adapters.mongo import MongoTokenStore
+from certreissue.app import logged_path
 from tests import certs
 from tests.conftest import free_port
 from tests.integration.reissue_api import CHECK, GET, PREVIEW, REQUEST, days_ago, unique_zone
@@ -44,6 +45,8 @@ CLI = str(Path(sys.executable).parent / "certreissue")
 TOKEN = re.compile(r"crt1_[A-Za-z0-9_-]{43}")
 
 CERT_KEY = "query Key($id: ID!) { certificate(id: $id) { id privateKeyPem } }"
+DOWNLOAD = """mutation D($input: CreateDownloadInput!) {
+  createDownload(input: $input) { download { url } userErrors { code field } } }"""
 # A client's typo: an input field that does not exist, next to the password.
 REQUEST_WITH_TYPO = "mutation R($input: RequestReissueInput!) { requestReissue(input: $input) { reissue { id } } }"
 
@@ -92,7 +95,7 @@ def password_secret(label: str, password: str, distinctive: str) -> Secret:
 
 
 def token_secret(label: str, token: str) -> Secret:
-    random_part = token.removeprefix("crt1_")
+    random_part = token.removeprefix("crt1_").removeprefix("dl1_")
     return Secret(label, [token, random_part], [token.encode(), random_part.encode()])
 
 
@@ -317,6 +320,32 @@ def _run_traffic(api: Api, owner: str, reviewer: str, dns_server, secrets_: list
     assert read_back == plain.key_pem()
     api.data("read protected key", CERT_KEY, {"id": protected_id}, token=owner)
 
+    # Downloads: the protected key's own password opens it for a PFX (R9: used in memory);
+    # a store password for the sealed key; the URLs' tokens are bearer secrets too. One URL
+    # is used (then 410), one is left unused, so its grant (and sealed password) is stored.
+    dl_hex = [secrets.token_hex(10) for _ in range(2)]
+    store_password, wrong_key_password = "St0re-pa55-" + dl_hex[0], "Wr0ng-key-" + dl_hex[1]
+    secrets_ += [password_secret("store password", store_password, dl_hex[0]),
+                 password_secret("wrong key password", wrong_key_password, dl_hex[1])]
+    wrong = api.data("download, wrong key password", DOWNLOAD, {"input": {
+        "certificateId": protected_id, "format": "IIS", "keyPassword": wrong_key_password,
+    }}, token=owner)["createDownload"]
+    assert [e["field"] for e in wrong["userErrors"]] == [["input", "keyPassword"]], wrong
+    for label, cert_id, password, fetched in (
+        ("download protected key", protected_id, upload_password, True),
+        ("download sealed key", plain_id, store_password, True),
+        ("download left unused", plain_id, store_password, False),
+    ):
+        made = api.data(label, DOWNLOAD, {"input": {
+            "certificateId": cert_id, "format": "TOMCAT", "keyPassword": password,
+        }}, token=owner)["createDownload"]
+        assert made["userErrors"] == [], made
+        path = "/" + made["download"]["url"].split("/", 3)[3]
+        secrets_.append(token_secret(f"{label} URL token", path.removeprefix("/downloads/")))
+        if fetched:
+            assert api.get(f"{label}, fetch", path).status_code == 200
+            assert api.get(f"{label}, fetch again", path).status_code == 410
+
     reissue_input = {
         "certificateId": protected_id, "csrSource": "ONLINE", "keyAlgorithm": "RSA", "keyParameter": "2048",
         "privateKeyPassword": reissue_password, "reason": "key compromised",
@@ -526,7 +555,8 @@ def test_lines_logged_during_a_request_carry_its_request_id(scenario: Scenario):
         if entry and entry.get("logger") == "certreissue" and entry.get("message") == "request"
     ]
     logged = [(entry.get("request_id"), entry.get("path"), entry.get("status")) for _, entry in request_lines]
-    sent = [(e.request_id, e.path, e.status) for e in exchanges]
+    # A download URL's token is logged as <token> (certreissue.app.logged_path).
+    sent = [(e.request_id, logged_path(e.path), e.status) for e in exchanges]
     assert logged == sent, "the request lines do not match the responses (X-Request-ID, path, status)"
 
     wrong = []
