@@ -66,6 +66,7 @@ from resolvers.context import Context, Tuning
 
 log = logging.getLogger("certreissue")
 TOKEN_RECHECK_SECONDS = 1.0
+SHUTDOWN_WAIT_SECONDS = 2.0
 FORBIDDEN = 4403
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
@@ -105,6 +106,7 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
         self._documents: dict[str, Resolved] = {}
         self._started = time.monotonic()
         self._subscriptions = 0
+        self._released = False
 
     # -- the connection -------------------------------------------------------------------
 
@@ -177,9 +179,16 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
                 await self.cleanup_operation(operation_id)
         await self.close(FORBIDDEN, "Forbidden: the token was revoked or has expired")
 
+    def _release_slot(self) -> None:
+        """Gives back this connection's place among its token's (once)."""
+        if self.context.token is not None and not self._released:
+            self._released = True
+            self.view.release_token(self.context.token)
+
     async def close(self, code: int, reason: str) -> None:
         if not self._closing:
             self._closing = True
+            self._release_slot()  # before the close frame: a client that reconnects at once finds it free
             # The client may be gone already: then there is nobody to tell.
             with contextlib.suppress(WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError):
                 await self.websocket.close(code=code, reason=reason)
@@ -194,22 +203,50 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
         if not self._closing:  # nothing is sent after the close frame
             await super().send_message(message)
 
+    async def handle_message(self, message) -> None:
+        # A message must be a JSON object with a string `type`: anything else ([1], 5, "x",
+        # null) is a protocol error, 4400, not a TypeError deep in the handler.
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.handle_invalid_message("a message must be a JSON object with a string `type`")
+            return
+        await super().handle_message(message)
+
     async def handle_invalid_message(self, error_message: str) -> None:
         await self.close(4400, error_message[:120])
 
     async def shutdown(self) -> None:
-        if self._token_check is not None:
-            self._token_check.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._token_check
-        await super().shutdown()
-        if self.context.token is not None:
-            self.view.release_token(self.context.token)
-        log.info(
-            "subscriptions: connection closed (%d subscriptions)", self._subscriptions,
-            extra={"path": "/graphql", "duration_ms": round((time.monotonic() - self._started) * 1000, 1),
-                   "account": self.context.caller.account if self.context.caller else None},
-        )
+        """Strawberry's shutdown, bounded: every operation is cancelled and awaited for at
+        most SHUTDOWN_WAIT_SECONDS (cancelled again meanwhile: a stream cancelled while it
+        starts can miss the first), so a connection the server closed (4400, 4409...) always
+        ends, gives back its token's and the process's slots, and never holds up the
+        server's own shutdown."""
+        try:
+            if self._token_check is not None:
+                self._token_check.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._token_check
+            if self.connection_init_timeout_task:
+                self.connection_init_timeout_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.connection_init_timeout_task
+            tasks = [op.task for op in self.operations.values() if op.task]
+            for operation_id in list(self.operations):
+                await self.cleanup_operation(operation_id)
+            deadline = time.monotonic() + SHUTDOWN_WAIT_SECONDS
+            pending = {task for task in tasks if not task.done()}
+            while pending and time.monotonic() < deadline:
+                for task in pending:
+                    task.cancel()
+                _, pending = await asyncio.wait(pending, timeout=0.2)
+            if pending:
+                log.warning("subscriptions: %d operations did not stop when their connection closed", len(pending))
+        finally:
+            self._release_slot()
+            log.info(
+                "subscriptions: connection closed (%d subscriptions)", self._subscriptions,
+                extra={"path": "/graphql", "duration_ms": round((time.monotonic() - self._started) * 1000, 1),
+                       "account": self.context.caller.account if self.context.caller else None},
+            )
 
     # -- operations -----------------------------------------------------------------------
 

@@ -473,12 +473,41 @@ async def test_connections_per_token_are_capped_and_freed_when_one_closes(strict
             await again.ping()
 
 
+@pytest.mark.parametrize("then", ["not json", {"id": "1", "type": "subscribe", "payload": {"query": "subscription { x }"}}])
+async def test_a_socket_closed_for_a_protocol_error_frees_its_slots(strict_process, owner, then):
+    # A subscription running when the server closes the socket (4400 for a bad message, 4409
+    # for a duplicate id) must not keep the connection's handler alive: its token's slots
+    # (and the process's) come back, however often a client does it.
+    cert, reissue = await pending_reissue(owner)
+    for _ in range(3):  # more than CERTS_WS_MAX_CONNECTIONS_PER_TOKEN
+        async with GraphQLWebSocket.open(strict_process.url, owner.token) as ws:
+            await ws.subscribe("1", WATCH_REISSUE, {"id": reissue["id"]})
+            await ws.ws.send(then if isinstance(then, str) else json.dumps(then))
+            assert (await ws.closed()).code in (4400, 4409)
+    async with GraphQLWebSocket.open(strict_process.url, owner.token) as again:
+        await again.subscribe("s", WATCH_REISSUE, {"id": reissue["id"]})
+        assert (await again.next_data("s"))["reissueUpdated"]["id"] == reissue["id"]
+
+
+@pytest.mark.parametrize("message", ["[1]", "5", '"x"', "null"])
+async def test_a_message_that_is_not_a_json_object_closes_4400(api, owner, message):
+    async with GraphQLWebSocket.open(api.url, owner.token) as ws:
+        await ws.ws.send(message)
+        assert (await ws.closed()).code == 4400
+
+
 async def test_a_process_holds_at_most_its_connection_cap_even_before_init(strict_process):
     # Sockets that never authenticate count too (each for at most the init timeout), so a
     # flood of bare handshakes is refused at the upgrade rather than held.
     async with contextlib.AsyncExitStack() as stack:
         for _ in range(6):
-            await stack.enter_async_context(GraphQLWebSocket.open(strict_process.url, init=False))
+            # (a socket an earlier test closed may still be finishing: wait for its place)
+            for attempt in range(50):
+                try:
+                    await stack.enter_async_context(GraphQLWebSocket.open(strict_process.url, init=False))
+                    break
+                except InvalidStatus:
+                    await asyncio.sleep(0.1)
         with pytest.raises(InvalidStatus) as refused:
             async with GraphQLWebSocket.open(strict_process.url, init=False):
                 pass
