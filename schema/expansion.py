@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from graphql import (
     FieldNode,
+    OverlappingFieldsCanBeMergedRule,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -21,6 +22,10 @@ from graphql import (
 )
 
 MAX_EXPANDED_FIELDS = 10_000
+# Fields sharing one response name in one selection set (fragments spread). graphql-core's
+# OverlappingFieldsCanBeMerged compares each pair of them (and their sub-selections): 700
+# repetitions of `versions { serialNumber }`, 3,000 tokens, were seconds of CPU.
+MAX_SAME_RESPONSE_NAME = 20
 
 
 def expanded_fields(document, limit: int = MAX_EXPANDED_FIELDS) -> int:
@@ -56,6 +61,88 @@ def expanded_fields(document, limit: int = MAX_EXPANDED_FIELDS) -> int:
     return total
 
 
+def most_repeated_response_name(document) -> tuple[str, int]:
+    """The response name that one selection set repeats most (fields of inline fragments
+    and of spread fragments counted where they are spread), and how often; ("", 0) for none.
+    Linear: each fragment's own counts are computed once."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    own: dict[str, dict[str, int]] = {}
+    worst = ("", 0)
+
+    def counts(selection_set, spreading: frozenset[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                name = (selection.alias or selection.name).value
+                found[name] = found.get(name, 0) + 1
+            else:
+                if isinstance(selection, InlineFragmentNode):
+                    inner = counts(selection.selection_set, spreading)
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    if name in spreading or name not in fragments:
+                        continue
+                    if name not in own:
+                        own[name] = counts(fragments[name].selection_set, spreading | {name})
+                    inner = own[name]
+                else:
+                    continue
+                for key, n in inner.items():
+                    found[key] = found.get(key, 0) + n
+        return found
+
+    def visit(selection_set) -> None:
+        nonlocal worst
+        if selection_set is None:
+            return
+        for name, n in counts(selection_set, frozenset()).items():
+            if n > worst[1]:
+                worst = (name, n)
+        for selection in selection_set.selections:
+            visit(selection.selection_set if not isinstance(selection, FragmentSpreadNode) else None)
+
+    for definition in document.definitions:
+        if isinstance(definition, (OperationDefinitionNode, FragmentDefinitionNode)):
+            visit(definition.selection_set)
+    return worst
+
+
+def _too_repetitive(document) -> tuple[str, int] | None:
+    name, times = most_repeated_response_name(document)
+    return (name, times) if times > MAX_SAME_RESPONSE_NAME else None
+
+
+class RepeatedFieldsLimit(ValidationRule):
+    """Refuses a selection set that repeats one response name more than MAX_SAME_RESPONSE_NAME
+    times; graphql-core's overlap check stands aside for it (`overlap_check_standing_aside`)."""
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        if expanded_fields(context.document) > MAX_EXPANDED_FIELDS:
+            return  # ExpandedFieldsLimit's one error says it
+        found = _too_repetitive(context.document)
+        if found:
+            context.report_error(GraphQLError(
+                f"the document asks for `{found[0]}` {found[1]} times in one selection set "
+                f"(at most {MAX_SAME_RESPONSE_NAME})",
+                extensions={"code": "QUERY_TOO_COSTLY"},
+            ))
+
+
+def overlap_check_standing_aside(rule: type[ValidationRule]) -> type[ValidationRule]:
+    """graphql-core's OverlappingFieldsCanBeMerged, except for a document that
+    RepeatedFieldsLimit or ExpandedFieldsLimit refuses (it would compare every pair)."""
+
+    class StandsAside(ValidationRule):
+        def __new__(cls, context):
+            if _too_repetitive(context.document) or expanded_fields(context.document) > MAX_EXPANDED_FIELDS:
+                return ValidationRule(context)
+            return rule(context)
+
+    StandsAside.__name__ = f"StandsAside{rule.__name__}"
+    return StandsAside
+
+
 class ExpandedFieldsLimit(ValidationRule):
     """Refuses a document of more than MAX_EXPANDED_FIELDS fields once spread."""
 
@@ -84,3 +171,28 @@ def stands_aside_for_huge_documents(rule: type[ValidationRule]) -> type[Validati
 
     StandsAside.__name__ = f"StandsAside{rule.__name__}"
     return StandsAside
+
+
+class ValidationRules:
+    """A Strawberry extension: the request's validation rules with graphql-core's overlap
+    check standing aside for documents refused here, and `extra` added (the same rule
+    objects for every request, so the validation cache can hit)."""
+
+    def __init__(self, extra: list[type[ValidationRule]]) -> None:
+        self._guarded = overlap_check_standing_aside(OverlappingFieldsCanBeMergedRule)
+        self._extra = tuple(extra)
+
+    def __call__(self):
+        from strawberry.extensions import SchemaExtension
+
+        guarded, extra = self._guarded, self._extra
+
+        class _Rules(SchemaExtension):
+            def on_operation(self):
+                rules = self.execution_context.validation_rules
+                self.execution_context.validation_rules = tuple(
+                    guarded if rule is OverlappingFieldsCanBeMergedRule else rule for rule in rules
+                ) + extra
+                yield
+
+        return _Rules()

@@ -10,7 +10,6 @@ from datetime import datetime
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -28,7 +27,7 @@ from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from resolvers import subscriptions as subscription_resolvers
 from resolvers.context import Context, Tuning
-from schema.expansion import ExpandedFieldsLimit, stands_aside_for_huge_documents
+from schema.expansion import ExpandedFieldsLimit, RepeatedFieldsLimit, ValidationRules, stands_aside_for_huge_documents
 from schema.scalars import DateTime
 from schema.selection import selected_fields
 from schema.inputs import (
@@ -379,6 +378,7 @@ def build_schema(
     # limiter per request made every validation a cache miss).
     limit_rules = [
         ExpandedFieldsLimit,
+        RepeatedFieldsLimit,
         *(stands_aside_for_huge_documents(r) for r in (
             *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
             *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
@@ -386,7 +386,7 @@ def build_schema(
     ]
     extensions: list = [
         lambda: MaskInternalErrors(unavailable),
-        lambda: AddValidationRules(limit_rules),
+        ValidationRules(limit_rules),  # also: graphql-core's overlap check stands aside for refused repetitions
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         # on_execute only: after the cached parse and validation, with the request's variables.
         CostLimits,
