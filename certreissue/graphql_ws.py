@@ -107,6 +107,8 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
         self._started = time.monotonic()
         self._subscriptions = 0
         self._released = False
+        self._budgets: dict[str, _SubscriptionBudget] = {}
+        self._recancels: set[asyncio.Task] = set()
 
     # -- the connection -------------------------------------------------------------------
 
@@ -294,6 +296,20 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
         operation.task.add_done_callback(self._task_done)
         self.operations[id] = operation
 
+    async def cleanup_operation(self, operation_id: str) -> None:
+        """Completed by the client or at the end: its share of the account's budget comes back
+        at once, and its task is cancelled until it has stopped (a cancel that arrives while
+        the stream is starting can be lost; cancelled again, it is not)."""
+        operation = self.operations.get(operation_id)
+        budget = self._budgets.pop(operation_id, None)
+        if budget is not None:
+            budget.release()
+        await super().cleanup_operation(operation_id)
+        if operation is not None and operation.task is not None and not operation.task.done():
+            recancel = asyncio.create_task(_cancel_until_done(operation.task))
+            self._recancels.add(recancel)
+            recancel.add_done_callback(self._recancels.discard)
+
     async def _handle_pre_execution_error(self, operation: Operation, result: PreExecutionError) -> None:
         # An `error` message for this operation, even for a document that does not parse
         # (Strawberry closes the socket 4400 then): the connection's other subscriptions live on.
@@ -305,7 +321,13 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
         )
 
     async def run_operation(self, operation: Operation) -> None:
-        context = Context(services=self.view.services, caller=self.context.caller, tuning=self.view.tuning)
+        caller = self.context.caller
+        budget = _SubscriptionBudget(self.view, caller.account or f"staff:{caller.token_id}")  # staff: per token
+        self._budgets[operation.id] = budget
+        context = Context(
+            services=self.view.services, caller=self.context.caller, tuning=self.view.tuning,
+            subscription_budget=budget,
+        )
         try:
             source = await self.schema.stream(
                 operation.query,
@@ -330,6 +352,7 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
                 await operation.send_operation_message({"id": operation.id, "type": "complete"})
             self.operations.pop(operation.id, None)
         finally:
+            budget.release()
             self._documents.pop(operation.id, None)
 
     async def _send_result_stream(self, operation: Operation, result_source, context: Context) -> None:
@@ -367,6 +390,15 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
                 self.view.documents.ran(found)  # APQ may now find it by its hash
 
 
+async def _cancel_until_done(task: asyncio.Task) -> None:
+    deadline = time.monotonic() + SHUTDOWN_WAIT_SECONDS
+    while not task.done() and time.monotonic() < deadline:
+        await asyncio.wait({task}, timeout=0.1)
+        task.cancel()
+    if not task.done():
+        log.warning("subscriptions: an operation did not stop when it was completed")
+
+
 def _request_error(result) -> bool:
     """Refused before anything ran (a limit raised in on_execute): no data, no error with a path."""
     errors = getattr(result, "errors", None) or []
@@ -384,6 +416,30 @@ def _explained(errors: list[GraphQLError]) -> list[GraphQLError]:
         if isinstance(error.original_error, InvalidOperationTypeError) else error
         for error in errors
     ]
+
+
+class _SubscriptionBudget:
+    """One operation's share of its account's CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT in
+    this process: claimed by the cost check before the stream starts, given back when it ends."""
+
+    def __init__(self, view: SubscriptionsView, account: str) -> None:
+        self._view, self._account, self._units = view, account, 0
+        self.limit = view.cost_limit
+
+    @property
+    def held(self) -> int:
+        return self._view._cost_by_account.get(self._account, 0)  # noqa: SLF001
+
+    def claim(self, units: int) -> bool:
+        if self._units or not self._view.claim_cost(self._account, units):
+            return bool(self._units)
+        self._units = units
+        return True
+
+    def release(self) -> None:
+        if self._units:
+            self._view.release_cost(self._account, self._units)
+            self._units = 0
 
 
 class SubscriptionsView(GraphQL):
@@ -410,6 +466,8 @@ class SubscriptionsView(GraphQL):
         self.per_token_limit = settings.ws_max_connections_per_token
         self._open = 0
         self._by_token: dict[str, int] = {}
+        self.cost_limit = settings.ws_max_subscription_cost_per_account
+        self._cost_by_account: dict[str, int] = {}
 
     def hold_token(self, token: str) -> bool:
         """Counts one more authenticated socket of `token` in this process; False past the cap."""
@@ -418,6 +476,20 @@ class SubscriptionsView(GraphQL):
             return False
         self._by_token[key] = self._by_token.get(key, 0) + 1
         return True
+
+    def claim_cost(self, account: str, units: int) -> bool:
+        held = self._cost_by_account.get(account, 0)
+        if held + units > self.cost_limit:
+            return False
+        self._cost_by_account[account] = held + units
+        return True
+
+    def release_cost(self, account: str, units: int) -> None:
+        left = self._cost_by_account.get(account, 0) - units
+        if left > 0:
+            self._cost_by_account[account] = left
+        else:
+            self._cost_by_account.pop(account, None)
 
     def release_token(self, token: str) -> None:
         key = hashlib.sha256(token.encode()).hexdigest()

@@ -87,6 +87,8 @@ class Settings:
     ws_max_message_bytes: int = 64 * 1024  # a larger message from the client closes the socket (1009)
     ws_max_connections: int = 1000  # sockets open at once in one process, authenticated or not (else 503)
     ws_max_connections_per_token: int = 10  # authenticated sockets of one token in one process (else 1008)
+    # What one account's open subscriptions may select, in cost units (schema/cost.py), per process.
+    ws_max_subscription_cost_per_account: int = 2000
     console_assets: Path | None = None  # certreissue/console.py: None, console/dist of the source tree
     revoke_superseded_after: timedelta | None = timedelta(hours=72)  # None: never (domain.revocations)
     public_url: str | None = None  # the service's URL as clients reach it (download URLs); None: as asked
@@ -142,6 +144,10 @@ class Settings:
             ws_max_connections=_at_least(env.get("CERTS_WS_MAX_CONNECTIONS", "1000"), 1, "CERTS_WS_MAX_CONNECTIONS"),
             ws_max_connections_per_token=_at_least(
                 env.get("CERTS_WS_MAX_CONNECTIONS_PER_TOKEN", "10"), 1, "CERTS_WS_MAX_CONNECTIONS_PER_TOKEN"
+            ),
+            ws_max_subscription_cost_per_account=_at_least(
+                env.get("CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT", "2000"), 1,
+                "CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT",
             ),
             console_assets=Path(env["CERTS_CONSOLE_ASSETS"]) if env.get("CERTS_CONSOLE_ASSETS") else None,
             revoke_superseded_after=_revoke_after(env.get("CERTS_REVOKE_SUPERSEDED_AFTER", "72h")),

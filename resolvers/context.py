@@ -55,6 +55,7 @@ class Context:
     tuning: Tuning = field(default_factory=Tuning)
     response: Any = None  # over HTTP, Strawberry's sub-response: its status and headers are sent (a 429)
     updates: Any = None  # in a subscription, its resolvers.subscriptions.Updates (the transport may ask it to read again)
+    subscription_budget: Any = None  # in a subscription: claim(units) -> bool, its account's share (graphql_ws.py)
     base_url: str = ""  # the service's URL as the client reached it (or CERTS_PUBLIC_URL): download URLs
     certificate_loader: DataLoader[str, Certificate | None] = field(init=False)
     reissue_loader: DataLoader[str, Reissue | None] = field(init=False)

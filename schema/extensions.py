@@ -39,7 +39,8 @@ class CostLimits(SchemaExtension):
     @staticmethod
     async def _check(ctx) -> None:
         limit = max_query_cost(ctx.context)
-        if limit <= 0 and not (ctx.operation_type.value == "mutation" and rate_limited(ctx.context)):
+        budget = ctx.context.subscription_budget if ctx.operation_type.value == "subscription" else None
+        if limit <= 0 and budget is None and not (ctx.operation_type.value == "mutation" and rate_limited(ctx.context)):
             return
         cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables)  # noqa: SLF001
         if cost is None:
@@ -56,6 +57,14 @@ class CostLimits(SchemaExtension):
                 # the stream's only result, before anything is read.
                 raise refusal.errors[0]
             ctx.result = refusal
+        elif budget is not None and not budget.claim(cost.objects):
+            # What every change will cost this process to answer, held by one account: bounded.
+            raise GraphQLError(
+                f"this subscription could select {cost.objects} objects at each change, and the account's "
+                f"open subscriptions on this server already hold {budget.held} of "
+                f"{budget.limit} (CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT): complete some, or select less",
+                extensions={"code": "SUBSCRIPTION_BUDGET_EXHAUSTED", "cost": cost.objects, "limit": budget.limit},
+            )
         elif cost.mutation_weight > 0:
             refusal = await claim_mutation_units(ctx.context, cost.mutation_weight)
             if refusal is not None:

@@ -82,6 +82,7 @@ async def strict_process(settings, database_uri, tmp_path_factory):
             "CERTS_WS_MAX_MESSAGE_BYTES": "4096",
             "CERTS_WS_MAX_CONNECTIONS_PER_TOKEN": "2",
             "CERTS_WS_MAX_CONNECTIONS": "6",
+            "CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT": "30",
             "CERTS_CORS_ORIGINS": "https://console.example.com",
             "CERTS_GRAPHIQL": "false",
         },
@@ -514,6 +515,28 @@ async def test_a_process_holds_at_most_its_connection_cap_even_before_init(stric
         assert refused.value.response.status_code == 503
     async with GraphQLWebSocket.open(strict_process.url, init=False) as later:
         assert (await later.closed()).code == 4408  # accepted again once the others left
+
+
+async def test_an_account_s_subscriptions_share_a_cost_budget_across_its_connections(strict_process, owner, services):
+    # What one change costs the process is what its subscribers select: an account may not
+    # hold more than CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT of it, whatever tokens and
+    # connections it spreads its subscriptions over; a completed one gives its share back.
+    cert, reissue = await pending_reissue(owner)
+    heavy = "subscription W($id: ID!) { certificateUpdated(id: $id) { id versions { serialNumber } reissueEligibility { reasons { code } } } }"  # 22 units
+    other_token = await new_token(services, owner.account, "viewer")
+    async with GraphQLWebSocket.open(strict_process.url, owner.token) as first, \
+            GraphQLWebSocket.open(strict_process.url, other_token) as second:
+        await first.subscribe("a", heavy, {"id": cert["id"]})
+        await first.next_data("a")
+        await second.subscribe("b", heavy, {"id": cert["id"]})
+        refused = await second.message("b")
+        assert refused["type"] == "error", refused
+        assert refused["payload"][0]["extensions"]["code"] == "SUBSCRIPTION_BUDGET_EXHAUSTED"
+        assert "CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT" in refused["payload"][0]["message"]
+        await first.complete("a")
+        await first.ping()
+        await second.subscribe("c", heavy, {"id": cert["id"]})
+        assert (await second.next_data("c"))["certificateUpdated"]["id"] == cert["id"]
 
 
 async def test_a_silent_client_is_closed_after_the_init_timeout(strict_process):
