@@ -18,6 +18,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from domain.errors import DomainError
 from schema.extensions import CostLimits, MaskInternalErrors
@@ -349,7 +350,8 @@ class CertReissueSchema(strawberry.Schema):
         for error in errors:
             original = error.original_error
             where = ".".join(str(p) for p in error.path) if error.path else "request"
-            if original is None or isinstance(original, (GraphQLError, DomainError)):
+            # (InvalidOperationTypeError: a query or mutation sent over the WebSocket, a request error)
+            if original is None or isinstance(original, (GraphQLError, DomainError, InvalidOperationTypeError)):
                 log.info("graphql error at %s (%s)", where, type(original or error).__name__)
             else:
                 log.error("resolver failed at %s", where, exc_info=original)
