@@ -115,11 +115,10 @@ def test_java_utf_is_modified_utf8_with_a_two_byte_length():
     assert java_utf("😀") == b"\x00\x06\xed\xa0\xbd\xed\xb8\x80"  # two surrogates of three bytes
 
 
-@pytest.mark.parametrize("alias", ["WWW.example.com"])
-def test_an_alias_keytool_could_not_find_is_refused(alias):
+def test_an_alias_keytool_could_not_find_is_refused():
     issued = certs.issue("www.example.com")
     with pytest.raises(ValueError, match="lower case"):
-        write_jks(alias, issued.key, chain_of(issued), "pw", CREATED)
+        write_jks("WWW.example.com", issued.key, chain_of(issued), "pw", CREATED)
 
 
 def test_the_tomcat_zip_holds_a_jks_beside_the_pkcs12_with_the_same_alias_and_password():
@@ -139,8 +138,9 @@ def test_the_tomcat_zip_holds_a_jks_beside_the_pkcs12_with_the_same_alias_and_pa
 
 @needs_keytool
 @needs_openssl
-@pytest.mark.parametrize("key", [certs.ec_key(), certs.rsa_key()], ids=["ecdsa-p256", "rsa-2048"])
-def test_keytool_lists_the_jks_and_converts_it_to_pkcs12_with_the_same_certificate(key, tmp_path: Path):
+@pytest.mark.parametrize("make_key", [certs.ec_key, certs.rsa_key], ids=["ecdsa-p256", "rsa-2048"])
+def test_keytool_lists_the_jks_and_converts_it_to_pkcs12_with_the_same_certificate(make_key, tmp_path: Path):
+    key = make_key()
     issued = certs.issue("www.example.com", key=key)
     jks, p12 = tmp_path / "keystore.jks", tmp_path / "converted.p12"
     jks.write_bytes(write_jks("www.example.com", key, chain_of(issued), "s3cret-Pw", CREATED))
