@@ -12,6 +12,11 @@ one key wins and all use it). Every process registers it (`newAccount` answers t
 account for a known key) and records the account URL; a CA that forgot the account (a
 restarted test CA) gets it registered again.
 
+A superseded version this CA issued is revoked with ACME's revokeCert (RFC 8555 7.6),
+signed with the account key (the account that ordered it), reason superseded (RFC 5280
+code 4). The versions name this CA by its directory (`issuer_id`), so they are revoked
+here however CERTS_CA is set later, as long as this directory is configured.
+
 The library is synchronous (requests): every call runs in a worker thread."""
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pymongo.errors import DuplicateKeyError
 
 from adapters.mongo import Database
-from domain.model import Brand, ValidationLevel
+from domain.model import Brand, RevocationReason, ValidationLevel
 from domain.ports import (
     CaChallenge,
     CaError,
@@ -41,6 +46,7 @@ from domain.ports import (
     CertificateAuthority,
     KeySealer,
     OrderingAuthority,
+    Revocation,
     SignedCertificate,
 )
 
@@ -49,6 +55,11 @@ NETWORK_TIMEOUT_SECONDS = 10  # one HTTP request to the CA
 POLL_SECONDS = 10.0  # how long one check waits for the CA's validation, and for issuance
 # The CA decides the validity; R30's bound is then the CA's, not one of ours.
 FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
+# RFC 5280 CRLReason codes, as revokeCert takes them (RFC 8555 7.6).
+_REASON_CODE = {RevocationReason.SUPERSEDED: 4}
+# revokeCert problems that mean this CA will never revoke the certificate for this account:
+# it did not issue it (or no longer knows it), or the account may not revoke it.
+_NOT_OURS = ("unauthorized", "malformed", "notFound")
 USER_AGENT = "certreissue (acme-python)"
 
 
@@ -93,6 +104,39 @@ class AcmeAuthority(CertificateAuthority, OrderingAuthority):
     @property
     def roots(self) -> list:
         return []  # not known from the protocol; CERTS_TRUSTED_CA_FILE adds them for R27
+
+    @property
+    def issuer_id(self) -> str:
+        return f"acme {self._directory_url}"
+
+    @property
+    def can_revoke(self) -> bool:
+        return True
+
+    async def revoke(self, certificate_pem: str, reason: RevocationReason, now: datetime) -> Revocation | None:
+        """revokeCert with the account key. A certificate the CA revoked already (a process
+        died before recording the revocation) counts as revoked now; one the CA refuses to
+        revoke for this account (it did not issue it, or forgot it) is None. A CA that did
+        not answer is a CaError: the job is tried again later."""
+        try:
+            certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+        except ValueError:
+            return None
+
+        def work(acme: client.ClientV2) -> bool:
+            try:
+                acme.revoke(certificate, _REASON_CODE[reason])
+            except messages.Error as error:
+                code = error.code or str(error.typ).rsplit(":", 1)[-1]
+                if code == "alreadyRevoked":
+                    return True
+                if code in _NOT_OURS:
+                    log.warning("the ACME CA will not revoke serial %x: %s", certificate.serial_number, _problem(error))
+                    return False
+                raise
+            return True
+
+        return Revocation(now, reason) if await self._call(work) else None
 
     async def sign(self, csr_pem, domain, not_after, now, *, brand, level, organization=None) -> SignedCertificate:
         """Issuance without a validated order of our own: only when the CA already holds a

@@ -29,6 +29,7 @@ from adapters.private_files import private_dir
 from domain.ports import CertificateAuthority, Revocation, SignedCertificate
 
 CA_DIR = "v2"
+BUILTIN_ISSUER_ID = "builtin"  # CertificateVersion.issued_by of what this CA signs
 CRL_LIFETIME = timedelta(hours=24)  # nextUpdate
 CRL_REUSE = timedelta(seconds=60)  # a process signs each issuer's CRL at most once a minute
 _CRL_REASON = {RevocationReason.SUPERSEDED: x509.ReasonFlags.superseded}
@@ -156,6 +157,10 @@ class BuiltInAuthority(CertificateAuthority):
                 continue
             return brand
         return None
+
+    @property
+    def issuer_id(self) -> str:
+        return BUILTIN_ISSUER_ID
 
     @property
     def can_revoke(self) -> bool:

@@ -1,17 +1,15 @@
-"""The zips of domain.downloads, built in memory: PEM files and PKCS#12, both with
+"""The zips of domain.downloads, built in memory: PEM files, PKCS#12 and JKS, all with
 cryptography.
 
 Every file name inside is fixed here; nothing from the certificate names a file, so an
 entry can never hold a path. PKCS#12 is encrypted with AES-256-CBC, PBKDF2 and an
 HMAC-SHA256 MAC (OpenSSL 1.1.1+, Java 8u301+ and Windows Server 2019 and later read it).
 
-Tomcat gets PKCS#12, not JKS: Tomcat 8.5 and later read it (`certificateKeystoreType=
-"PKCS12"`), it is Java's default key store type since Java 9 (JEP 229) and keytool opens
-it; keytool itself calls JKS a proprietary format and advises migrating to PKCS#12. The
-one JKS writer for Python, pyjks 20.0.0 (2020), requires twofish 0.3.0, published only as
-C source, which does not install where there is no compiler (the Dockerfile's
-python:3.11-slim), and writes keys under JKS's SHA-1 keystream protector. Who needs a
-JKS converts the PKCS#12 with `keytool -importkeystore` (README).
+Tomcat gets both stores, the same key and chain under the same alias and password:
+`keystore.p12`, the one to point Tomcat 8.5+ at (`certificateKeystoreType="PKCS12"`, Java's
+default key store type since Java 9, JEP 229), and `keystore.jks` for a setup that still
+asks for JKS (keytool calls JKS proprietary and advises PKCS#12). The JKS is written by
+adapters.jks (why not pyjks: there).
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from adapters.jks import write_jks
 from domain.downloads import DownloadFormat
 from domain.ports import BundleWriter
 
@@ -72,7 +71,11 @@ def build_zip(
         leaf = x509.load_pem_x509_certificate(leaf_pem.encode())
         chain = x509.load_pem_x509_certificates(chain_text.encode()) if chain_text else []
         if format == DownloadFormat.TOMCAT:
-            files = {"keystore.p12": _p12(private_key, leaf, chain, password, alias)}
+            files = {
+                "keystore.p12": _p12(private_key, leaf, chain, password, alias),
+                # Dated by the certificate, not the build: the zip tells nothing of when it was made.
+                "keystore.jks": write_jks(alias, private_key, [leaf, *chain], password, leaf.not_valid_before_utc),
+            }
         else:
             files = {"certificate.pfx": _p12(private_key, leaf, chain, password, alias)}
     out = io.BytesIO()

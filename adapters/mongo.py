@@ -116,6 +116,7 @@ def _version_to_doc(v: CertificateVersion) -> dict:
         "chainTrusted": v.chain_trusted,
         "keyVerified": v.key_verified,
         "chainUntrustedReason": v.chain_untrusted_reason,
+        "issuedBy": v.issued_by,
         # revokedAt lives in the certificate's `revocations` map (record_revocation).
     }
 
@@ -140,6 +141,7 @@ def _version_from_doc(d: dict, revoked: dict | None = None) -> CertificateVersio
         chain_untrusted_reason=d.get("chainUntrustedReason"),
         revoked_at=(revoked or {}).get("at"),
         revocation_reason=RevocationReason(revoked["reason"]) if revoked else None,
+        issued_by=d.get("issuedBy"),
     )
 
 

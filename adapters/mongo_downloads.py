@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from datetime import datetime
 
 from pymongo import ASCENDING
@@ -101,21 +102,29 @@ class MongoRevocationJobs(RevocationJobs):
         self._col = database.db.revocation_jobs
         self._claims = database.db.revocation_claims
 
-    async def schedule(self, certificate_id: str, serial_number: str, superseded_at: datetime) -> None:
+    async def schedule(
+        self, certificate_id: str, serial_number: str, superseded_at: datetime, issuer: str | None = None
+    ) -> None:
         try:
             await self._col.insert_one({
                 "_id": f"{certificate_id}:{serial_number}", "certificateId": certificate_id,
                 "serialNumber": serial_number, "supersededAt": superseded_at, "done": False, "attempt": 0,
+                "issuer": issuer,
             })
         except DuplicateKeyError:
             pass  # scheduled already (the issuance was applied again after a crash)
 
-    async def due(self, superseded_before: datetime, limit: int = 100) -> list[RevocationJob]:
+    async def due(
+        self, superseded_before: datetime, issuers: Collection[str | None], limit: int = 100
+    ) -> list[RevocationJob]:
+        # A job stored before issuers were kept has no `issuer` field: `$in` with None
+        # matches it as it matches null.
         docs = await self._col.find(
-            {"done": False, "supersededAt": {"$lte": superseded_before}}
+            {"done": False, "supersededAt": {"$lte": superseded_before}, "issuer": {"$in": list(issuers)}}
         ).sort("supersededAt", ASCENDING).limit(limit).to_list()
         return [
-            RevocationJob(d["_id"], d["certificateId"], d["serialNumber"], d["supersededAt"], int(d.get("attempt", 0)))
+            RevocationJob(d["_id"], d["certificateId"], d["serialNumber"], d["supersededAt"],
+                          int(d.get("attempt", 0)), d.get("issuer"))
             for d in docs
         ]
 

@@ -162,8 +162,11 @@ def build_services(
             sealer=sealer,
             clock=clock,
         ),
+        # Each superseded version is revoked through the CA that issued it (its issued_by):
+        # the built-in CA, or the ACME CA configured here; a version naming no issuer (an
+        # upload) is the built-in CA's to judge (it revokes only what it signed).
         revocations=RevocationService(
-            jobs=revocation_jobs, certificates=certificate_repository, authority=authority, clock=clock,
-            delay=settings.revoke_superseded_after,
+            jobs=revocation_jobs, certificates=certificate_repository, authorities=[authority, issuer],
+            fallback=authority, clock=clock, delay=settings.revoke_superseded_after,
         ),
     )

@@ -33,7 +33,7 @@ class DownloadFormat(str, Enum):
     PEM = "PEM"  # certificate.pem, chain.pem, fullchain.pem: no key
     NGINX = "NGINX"  # fullchain.pem, privkey.pem
     APACHE = "APACHE"  # certificate.pem, chain.pem, privkey.pem
-    TOMCAT = "TOMCAT"  # keystore.p12 (PKCS#12; why not JKS: adapters/bundles.py)
+    TOMCAT = "TOMCAT"  # keystore.p12 (PKCS#12) and keystore.jks (JKS): adapters/bundles.py
     IIS = "IIS"  # certificate.pfx (PKCS#12)
 
 

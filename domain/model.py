@@ -148,6 +148,11 @@ class CertificateVersion:
     # Set once the issuing CA revoked this version (a superseded one, on schedule).
     revoked_at: datetime | None = None
     revocation_reason: RevocationReason | None = None
+    # The CA that issued this version for the service (CertificateAuthority.issuer_id:
+    # the built-in CA, or an ACME CA by its directory), so that it is revoked through that
+    # CA whichever is configured later. None for an upload (issued elsewhere) and for a
+    # version issued before issuers were recorded.
+    issued_by: str | None = None
 
     @property
     def is_evidence(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from domain.model import (
@@ -416,6 +416,13 @@ class CertificateAuthority(ABC):
         """The CA's root certificates (trusted for R27 path validation)."""
 
     @property
+    @abstractmethod
+    def issuer_id(self) -> str:
+        """Names this CA in the versions it issues (CertificateVersion.issued_by), stable
+        across restarts: a superseded version is revoked through the CA that issued it,
+        whichever CA issues reissues by then (domain.revocations)."""
+
+    @property
     def can_revoke(self) -> bool:
         """Whether `revoke` works. A CA adapter without revocation keeps this default: the
         revocation jobs then wait (domain.revocations) until one that can is configured."""
@@ -423,8 +430,10 @@ class CertificateAuthority(ABC):
 
     async def revoke(self, certificate_pem: str, reason: RevocationReason, now: datetime) -> Revocation | None:
         """Revokes a certificate this CA issued and publishes it (the built-in CA: in its
-        CRL). Idempotent: a second call answers the first revocation. None when this CA
-        did not issue the certificate (an upload issued elsewhere): nothing is revoked."""
+        CRL; an ACME CA: revokeCert). Idempotent: a second call answers the first
+        revocation. None when this CA did not issue the certificate (an upload issued
+        elsewhere): nothing is revoked. CaError when the CA did not answer (the job is
+        tried again later)."""
         raise NotImplementedError(f"{type(self).__name__} cannot revoke")
 
 
@@ -592,15 +601,24 @@ class RevocationJob:
     serial_number: str
     superseded_at: datetime
     attempt: int = 0
+    issuer: str | None = None  # the version's issued_by, when the job was scheduled
 
 
 class RevocationJobs(ABC):
     @abstractmethod
-    async def schedule(self, certificate_id: str, serial_number: str, superseded_at: datetime) -> None:
-        """Idempotent: one job per version, however often an issuance is applied."""
+    async def schedule(
+        self, certificate_id: str, serial_number: str, superseded_at: datetime, issuer: str | None = None
+    ) -> None:
+        """Idempotent: one job per version, however often an issuance is applied. `issuer`:
+        the version's issued_by (None: an upload, or a version issued before it was kept)."""
 
     @abstractmethod
-    async def due(self, superseded_before: datetime, limit: int = 100) -> list[RevocationJob]: ...
+    async def due(
+        self, superseded_before: datetime, issuers: Collection[str | None], limit: int = 100
+    ) -> list[RevocationJob]:
+        """Jobs not done, superseded before `superseded_before`, oldest first, of these
+        issuers only (None: jobs that name none): a job whose CA is not configured waits
+        without holding back the others."""
 
     @abstractmethod
     async def claim(self, job: RevocationJob, now: datetime, lease_until: datetime) -> bool:

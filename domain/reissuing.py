@@ -774,6 +774,8 @@ class ReissueService:
             provenance=Provenance.ISSUED_HERE,
             chain_trusted=True,
             key_verified=reissue.private_key is not None,
+            # The CA it is revoked through once superseded (domain.revocations).
+            issued_by=self._authority.issuer_id,
         )
 
     async def _issue(self, reissue: Reissue, actor: str, *, note: str | None, **changes) -> Reissue:
@@ -851,7 +853,8 @@ class ReissueService:
             if version.serial_number in serials and serials.index(version.serial_number) + 1 < len(serials):
                 superseded = certificate.versions[serials.index(version.serial_number) + 1]
                 await self._revocation_jobs.schedule(
-                    certificate.id, superseded.serial_number, superseded.superseded_at or version.issued_at
+                    certificate.id, superseded.serial_number, superseded.superseded_at or version.issued_at,
+                    superseded.issued_by,
                 )
         await self._release_locks(reissue)
         await self._reissues.mark_applied(reissue.id)

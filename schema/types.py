@@ -37,7 +37,7 @@ DownloadFormat = strawberry.enum(
     downloads.DownloadFormat, name="DownloadFormat",
     description="What a download's zip holds: PEM certificate.pem, chain.pem, fullchain.pem (no key); NGINX "
     "fullchain.pem, privkey.pem; APACHE certificate.pem, chain.pem, privkey.pem; TOMCAT keystore.p12 "
-    "(PKCS#12, Tomcat 8.5+); IIS certificate.pfx. The key only for the owner, when the service holds it.",
+    "(PKCS#12, Tomcat 8.5+) and keystore.jks (JKS), one alias and password; IIS certificate.pfx. The key only for the owner, when the service holds it.",
 )
 
 

@@ -1,6 +1,6 @@
 """createDownload and its one-time URLs (R26), through the real API and real consumers:
-OpenSSL opens the PKCS#12/PFX, Java's keytool the PKCS#12 (and the JKS it converts it to,
-as the README tells a Tomcat that needs JKS)."""
+OpenSSL opens the PKCS#12/PFX, Java's keytool the PKCS#12 and the JKS (and converts the
+JKS to a PKCS#12 OpenSSL opens)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from tests import certs
 from tests.integration.reissue_api import request, unique_zone, upload_cert
@@ -144,21 +144,15 @@ async def test_the_iis_pfx_opens_in_openssl_with_its_password_only(owner, tmp_pa
 
 @needs_openssl
 @needs_keytool
-async def test_the_tomcat_key_store_opens_in_keytool_and_openssl_and_converts_to_jks(owner, tmp_path):
+async def test_the_tomcat_zip_holds_a_pkcs12_and_a_jks_that_keytool_and_openssl_open(owner, tmp_path):
     name = f"www.{unique_zone()}"
     cert, issued = await upload_cert(owner, name)
     files = unzip((await fetch((await download(owner, cert["id"], "TOMCAT", keyPassword="changeit-2"))["url"])).content)
-    assert sorted(files) == ["keystore.p12"]
-    p12, jks = tmp_path / "keystore.p12", tmp_path / "keystore.jks"
+    assert sorted(files) == ["keystore.jks", "keystore.p12"]
+    p12, jks, converted = tmp_path / "keystore.p12", tmp_path / "keystore.jks", tmp_path / "from-jks.p12"
     p12.write_bytes(files["keystore.p12"])
+    jks.write_bytes(files["keystore.jks"])
     assert openssl_opens(p12, "changeit-2").returncode == 0
-    converted = subprocess.run(
-        ["keytool", "-importkeystore", "-noprompt", "-srckeystore", str(p12), "-srcstoretype", "PKCS12",
-         "-srcstorepass", "changeit-2", "-destkeystore", str(jks), "-deststoretype", "JKS",
-         "-deststorepass", "changeit-2", "-destkeypass", "changeit-2"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert converted.returncode == 0, converted.stdout + converted.stderr
     serial = format(issued.cert.serial_number, "x")
     for path, store_type in ((p12, "PKCS12"), (jks, "JKS")):
         listed = keytool_lists(path, "changeit-2", store_type)
@@ -166,6 +160,24 @@ async def test_the_tomcat_key_store_opens_in_keytool_and_openssl_and_converts_to
         assert "PrivateKeyEntry" in listed.stdout and f"Alias name: {name}" in listed.stdout
         assert "Certificate chain length: 2" in listed.stdout and serial in listed.stdout.lower()
         assert keytool_lists(path, "not-it", store_type).returncode != 0
+    # keytool recovers the JKS's key with the same password and writes it to PKCS#12;
+    # OpenSSL then shows the very certificate the service holds, with its key.
+    imported = subprocess.run(
+        ["keytool", "-importkeystore", "-noprompt", "-srckeystore", str(jks), "-srcstoretype", "JKS",
+         "-srcstorepass", "changeit-2", "-destkeystore", str(converted), "-deststoretype", "PKCS12",
+         "-deststorepass", "changeit-2"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    opened = subprocess.run(
+        ["openssl", "pkcs12", "-in", str(converted), "-passin", "pass:changeit-2", "-nodes"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert opened.returncode == 0, opened.stderr
+    shown = x509.load_pem_x509_certificates(opened.stdout.encode())
+    assert shown[0].fingerprint(hashes.SHA256()) == issued.cert.fingerprint(hashes.SHA256())
+    key = serialization.load_pem_private_key(opened.stdout[opened.stdout.index("-----BEGIN PRIVATE KEY"):].encode(), None)
+    assert public_numbers(key) == public_numbers(issued.cert)
 
 
 # --------------------------------------------------------------------------- who may

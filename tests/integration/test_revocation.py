@@ -132,7 +132,7 @@ async def test_a_job_claimed_by_a_process_that_died_is_revoked_once_its_lease_la
     await reissued_twice(services, "acct-died")
     clock.advance(DELAY + timedelta(seconds=1))
     jobs = MongoRevocationJobs(services.database)
-    for job in await jobs.due(clock.now()):  # taken by a process that dies before revoking
+    for job in await jobs.due(clock.now(), {"builtin", None}):  # taken by a process that dies before revoking
         assert await jobs.claim(job, clock.now(), clock.now() + CLAIM_LEASE)
     assert await services.revocations.sweep() == {"revoked": 0, "not_revocable": 0}
     clock.advance(CLAIM_LEASE + timedelta(seconds=1))
@@ -164,6 +164,10 @@ class CannotRevoke(CertificateAuthority):
     def roots(self) -> list:
         return []
 
+    @property
+    def issuer_id(self) -> str:
+        return "builtin"
+
 
 async def test_with_a_ca_that_cannot_revoke_the_jobs_wait(make_services):
     clock = FakeClock()
@@ -172,11 +176,35 @@ async def test_with_a_ca_that_cannot_revoke_the_jobs_wait(make_services):
     clock.advance(timedelta(days=30))
     waiting = RevocationService(
         jobs=MongoRevocationJobs(services.database), certificates=MongoCertificateRepository(services.database),
-        authority=CannotRevoke(), clock=clock, delay=DELAY,
+        authorities=[], fallback=CannotRevoke(), clock=clock, delay=DELAY,
     )
     assert await waiting.sweep() == {"revoked": 0, "not_revocable": 0}
     assert await services.database.db.revocation_jobs.count_documents({"done": False}) == 2
     assert await services.revocations.sweep() == {"revoked": 1, "not_revocable": 1}  # the built-in CA can
+
+
+async def test_a_job_stored_before_issuers_were_kept_is_still_revoked_by_the_built_in_ca(make_services):
+    clock = FakeClock()
+    services = await make_services(clock=clock)
+    cert = await reissued_twice(services, "acct-legacy")
+    # As stored before this change: neither the job nor the version names its issuer.
+    await services.database.db.revocation_jobs.update_many({}, {"$unset": {"issuer": ""}})
+    await services.database.db.certificates.update_one(
+        {"_id": cert.id}, {"$unset": {f"versions.{i}.issuedBy": "" for i in range(3)}}
+    )
+    assert (await services.certificates.get(Caller("acct-legacy", Role.OWNER), cert.id)).versions[1].issued_by is None
+    clock.advance(DELAY + timedelta(seconds=1))
+    assert await services.revocations.sweep() == {"revoked": 1, "not_revocable": 1}
+    after = await services.certificates.get(Caller("acct-legacy", Role.OWNER), cert.id)
+    assert after.versions[1].revoked_at is not None and after.versions[2].revoked_at is None
+
+
+async def test_a_version_the_built_in_ca_issued_names_it_and_its_job_does_too(make_services):
+    services = await make_services(clock=FakeClock())
+    cert = await reissued_twice(services, "acct-issuer")
+    assert [v.issued_by for v in cert.versions] == ["builtin", "builtin", None]  # 1 is the upload
+    jobs = {d["serialNumber"]: d.get("issuer") async for d in services.database.db.revocation_jobs.find({})}
+    assert jobs == {cert.versions[1].serial_number: "builtin", cert.versions[2].serial_number: None}
 
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
