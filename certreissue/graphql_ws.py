@@ -202,8 +202,14 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
             await self.close(4408, "Connection initialisation timeout")
 
     async def send_message(self, message) -> None:
-        if not self._closing:  # nothing is sent after the close frame
+        if self._closing:  # nothing is sent after the close frame
+            return
+        try:
             await super().send_message(message)
+        except (WebSocketDisconnect, WebSocketDisconnected, OSError):
+            # The client left while a message was on its way: nothing to send, nothing wrong
+            # (the read loop sees it leave and ends every operation).
+            self._closing = True
 
     async def handle_message(self, message) -> None:
         # A message must be a JSON object with a string `type`: anything else ([1], 5, "x",
@@ -288,6 +294,9 @@ class SubscriptionsHandler(BaseGraphQLTransportWSHandler):
             return
         if isinstance(found, DocumentRefusal):
             await self._refuse(id, found.message, found.code)
+            return
+        if not found.text.strip():
+            await self._refuse(id, "the document is empty", "BAD_REQUEST")
             return
         operation = Operation(self, id, found.text, params.variables, params.operation_name)
         self._documents[id] = found

@@ -61,49 +61,47 @@ def expanded_fields(document, limit: int = MAX_EXPANDED_FIELDS) -> int:
     return total
 
 
-def most_repeated_response_name(document) -> tuple[str, int]:
-    """The response name that one selection set repeats most (fields of inline fragments
-    and of spread fragments counted where they are spread), and how often; ("", 0) for none.
-    Linear: each fragment's own counts are computed once."""
+def most_repeated_response_name(document, limit: int = MAX_SAME_RESPONSE_NAME) -> tuple[str, int]:
+    """The response name asked for most often in one selection set, and how often; ("", 0)
+    for none. Counted as GraphQL merges fields: the fields of inline and spread fragments
+    join the set they are in, and fields that share a response name merge, so their
+    sub-selections count as one set (20 `node` fields of 20 `versions` each ask for
+    `versions` 400 times). Stops at the first name over `limit`; a document over
+    MAX_EXPANDED_FIELDS is ExpandedFieldsLimit's to refuse (its spreads are not walked)."""
+    if expanded_fields(document) > MAX_EXPANDED_FIELDS:
+        return ("", 0)
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    own: dict[str, dict[str, int]] = {}
     worst = ("", 0)
 
-    def counts(selection_set, spreading: frozenset[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
+    def collect(selection_set, spreading: frozenset[str], into: dict[str, list[FieldNode]]) -> None:
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
-                name = (selection.alias or selection.name).value
-                found[name] = found.get(name, 0) + 1
-            else:
-                if isinstance(selection, InlineFragmentNode):
-                    inner = counts(selection.selection_set, spreading)
-                elif isinstance(selection, FragmentSpreadNode):
-                    name = selection.name.value
-                    if name in spreading or name not in fragments:
-                        continue
-                    if name not in own:
-                        own[name] = counts(fragments[name].selection_set, spreading | {name})
-                    inner = own[name]
-                else:
-                    continue
-                for key, n in inner.items():
-                    found[key] = found.get(key, 0) + n
-        return found
+                into.setdefault((selection.alias or selection.name).value, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                collect(selection.selection_set, spreading, into)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in spreading and name in fragments:
+                    collect(fragments[name].selection_set, spreading | {name}, into)
 
-    def visit(selection_set) -> None:
+    def visit(selection_sets) -> bool:
         nonlocal worst
-        if selection_set is None:
-            return
-        for name, n in counts(selection_set, frozenset()).items():
-            if n > worst[1]:
-                worst = (name, n)
-        for selection in selection_set.selections:
-            visit(selection.selection_set if not isinstance(selection, FragmentSpreadNode) else None)
+        fields: dict[str, list[FieldNode]] = {}
+        for selection_set in selection_sets:
+            collect(selection_set, frozenset(), fields)
+        for name, nodes in fields.items():
+            if len(nodes) > worst[1]:
+                worst = (name, len(nodes))
+                if worst[1] > limit:
+                    return False
+            inner = [node.selection_set for node in nodes if node.selection_set]
+            if inner and not visit(inner):
+                return False
+        return True
 
     for definition in document.definitions:
-        if isinstance(definition, (OperationDefinitionNode, FragmentDefinitionNode)):
-            visit(definition.selection_set)
+        if isinstance(definition, OperationDefinitionNode) and not visit([definition.selection_set]):
+            break
     return worst
 
 
@@ -118,9 +116,7 @@ class RepeatedFieldsLimit(ValidationRule):
 
     def __init__(self, context) -> None:
         super().__init__(context)
-        if expanded_fields(context.document) > MAX_EXPANDED_FIELDS:
-            return  # ExpandedFieldsLimit's one error says it
-        found = _too_repetitive(context.document)
+        found = _too_repetitive(context.document)  # (none over MAX_EXPANDED_FIELDS: that rule's to say)
         if found:
             context.report_error(GraphQLError(
                 f"the document asks for `{found[0]}` {found[1]} times in one selection set "

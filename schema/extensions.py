@@ -18,6 +18,11 @@ from schema.cost import operation_cost
 DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
 
 
+# What a subscription holds of its account's budget besides what it selects: each is a read
+# and a message at every change, however little it selects.
+SUBSCRIPTION_BASE_UNITS = 10
+
+
 class CostLimits(SchemaExtension):
     """Before anything runs, on the document with its fragments, @skip/@include and
     variables resolved (schema/cost.py):
@@ -57,10 +62,11 @@ class CostLimits(SchemaExtension):
                 # the stream's only result, before anything is read.
                 raise refusal.errors[0]
             ctx.result = refusal
-        elif budget is not None and not budget.claim(cost.objects):
+        elif budget is not None and not budget.claim(cost.objects + SUBSCRIPTION_BASE_UNITS):
             # What every change will cost this process to answer, held by one account: bounded.
             raise GraphQLError(
-                f"this subscription could select {cost.objects} objects at each change, and the account's "
+                f"this subscription could select {cost.objects} objects at each change (it holds "
+                f"{cost.objects + SUBSCRIPTION_BASE_UNITS} units with its own read), and the account's "
                 f"open subscriptions on this server already hold {budget.held} of "
                 f"{budget.limit} (CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT): complete some, or select less",
                 extensions={"code": "SUBSCRIPTION_BUDGET_EXHAUSTED", "cost": cost.objects, "limit": budget.limit},

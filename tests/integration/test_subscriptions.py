@@ -82,7 +82,7 @@ async def strict_process(settings, database_uri, tmp_path_factory):
             "CERTS_WS_MAX_MESSAGE_BYTES": "4096",
             "CERTS_WS_MAX_CONNECTIONS_PER_TOKEN": "2",
             "CERTS_WS_MAX_CONNECTIONS": "6",
-            "CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT": "30",
+            "CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT": "50",
             "CERTS_CORS_ORIGINS": "https://console.example.com",
             "CERTS_GRAPHIQL": "false",
         },
@@ -522,7 +522,7 @@ async def test_an_account_s_subscriptions_share_a_cost_budget_across_its_connect
     # hold more than CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT of it, whatever tokens and
     # connections it spreads its subscriptions over; a completed one gives its share back.
     cert, reissue = await pending_reissue(owner)
-    heavy = "subscription W($id: ID!) { certificateUpdated(id: $id) { id versions { serialNumber } reissueEligibility { reasons { code } } } }"  # 22 units
+    heavy = "subscription W($id: ID!) { certificateUpdated(id: $id) { id versions { serialNumber } reissueEligibility { reasons { code } } } }"  # 22 units + 10
     other_token = await new_token(services, owner.account, "viewer")
     async with GraphQLWebSocket.open(strict_process.url, owner.token) as first, \
             GraphQLWebSocket.open(strict_process.url, other_token) as second:
@@ -537,6 +537,33 @@ async def test_an_account_s_subscriptions_share_a_cost_budget_across_its_connect
         await first.ping()
         await second.subscribe("c", heavy, {"id": cert["id"]})
         assert (await second.next_data("c"))["certificateUpdated"]["id"] == cert["id"]
+
+
+async def test_even_the_smallest_subscription_holds_a_share_of_the_budget(strict_process, owner, services):
+    # `{ id }` selects one object, but every change still costs the process a read: each
+    # subscription holds 10 units besides its selection, so 50 units hold 4 of these, not 50.
+    cert, _ = await pending_reissue(owner)
+    tiny = "subscription W($id: ID!) { certificateUpdated(id: $id) { id } }"
+    viewer = await new_token(services, owner.account, "viewer")
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(GraphQLWebSocket.open(strict_process.url, token))
+                   for token in (owner.token, owner.token, viewer)]
+        answers = []
+        for n in range(5):
+            ws = sockets[n % 3]
+            await ws.subscribe(f"t{n}", tiny, {"id": cert["id"]})
+            message = await ws.message(f"t{n}")
+            answers.append(message["type"] if message["type"] == "next" else message["payload"][0]["extensions"]["code"])
+    assert answers == ["next"] * 4 + ["SUBSCRIPTION_BUDGET_EXHAUSTED"], answers
+
+
+@pytest.mark.parametrize("query", ["", "   "])
+async def test_an_empty_document_is_a_request_error_not_a_fault(strict_process, owner, query):
+    async with GraphQLWebSocket.open(strict_process.url, owner.token) as ws:
+        await ws.subscribe("e", query)
+        message = await ws.message("e")
+    assert message["type"] == "error" and message["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert "empty" in message["payload"][0]["message"]
 
 
 async def test_a_silent_client_is_closed_after_the_init_timeout(strict_process):

@@ -86,3 +86,14 @@ def test_the_overlap_check_stands_aside_for_a_refused_repetition():
 def test_a_field_repeated_a_few_times_still_merges_and_runs():
     result = asyncio.run(build_schema().execute("{ __typename __typename ...on Query { __typename } }"))
     assert result.errors is None and result.data == {"__typename": "Query"}
+
+
+def test_fields_that_merge_count_their_sub_selections_together():
+    # 20 `node` fields merge into one, so their 20 x 20 `versions` are 400 in one set.
+    inner = " ".join(["versions { serialNumber }"] * 20)
+    node = f'node(id: $id) {{ ... on Certificate {{ {inner} }} }}'
+    document = "query($id: ID!) { " + " ".join([node] * 20) + " }"
+    assert most_repeated_response_name(parse(document), limit=10_000) == ("versions", 400)
+    result = asyncio.run(build_schema().execute(document, variable_values={"id": "crt_x"}))
+    (error,) = result.errors
+    assert "`versions` 400 times" in error.message and error.extensions == {"code": "QUERY_TOO_COSTLY"}
