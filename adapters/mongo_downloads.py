@@ -8,6 +8,8 @@ ID), a revocation job's attempt by inserting its slot (`revocation_claims`,
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import hmac
 import secrets
@@ -92,7 +94,13 @@ class MongoDownloadStore(DownloadStore):
         await self._col.delete_one({"_id": grant_id})
 
     async def purge(self, *, expired_before: datetime, used_before: datetime) -> int:
-        grants = await self._col.delete_many({"expiresAt": {"$lt": expired_before}})
+        # An expired grant leaves a use record (as a used one does), so its URL answers 410,
+        # not 404, until the records are purged; the grant, with its sealed password, goes.
+        expired = [d async for d in self._col.find({"expiresAt": {"$lt": expired_before}}, {"expiresAt": 1})]
+        for d in expired:
+            with contextlib.suppress(DuplicateKeyError):
+                await self._uses.insert_one({"_id": d["_id"], "expiredAt": expired_before, "expiresAt": d["expiresAt"]})
+        grants = await self._col.delete_many({"_id": {"$in": [d["_id"] for d in expired]}})
         uses = await self._uses.delete_many({"expiresAt": {"$lt": used_before}})
         return grants.deleted_count + uses.deleted_count
 

@@ -106,11 +106,16 @@ class CertReissueGraphQL(GraphQL):
         return Context(services=self._services_ref["services"], caller=caller, tuning=self._tuning, response=response)
 
 
+# A download URL's token wherever it appears in a path (sent to a wrong path, in any case, it
+# is still a live secret).
+_DOWNLOAD_TOKEN = re.compile(r"dl1_[A-Za-z0-9_\-]*", re.IGNORECASE)
+
+
 def logged_path(path: str | None) -> str | None:
-    """A download URL's token is a bearer secret: never logged."""
+    """A download URL's token is a bearer secret: never logged, on any path."""
     if path and path.startswith("/downloads/"):
         return "/downloads/<token>"
-    return path
+    return _DOWNLOAD_TOKEN.sub("<token>", path) if path else path
 
 
 class RequestIdMiddleware:

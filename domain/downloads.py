@@ -219,6 +219,7 @@ class DownloadService:
                 raise DownloadGone()
             raise DownloadNotFound()
         if now >= grant.expires_at:
+            await self._store.consume(grant, now)  # so that it answers 410 again, not 404
             await self._store.delete(grant_id)
             raise DownloadGone()
         if not await self._store.consume(grant, now):

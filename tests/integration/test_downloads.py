@@ -295,6 +295,7 @@ async def test_an_expired_url_answers_410(owner, services):
     )
     assert moved.modified_count == 1
     assert (await fetch(found["url"])).status_code == 410
+    assert (await fetch(found["url"])).status_code == 410  # and again: expired stays expired
 
 
 async def test_a_head_request_does_not_use_the_url_up(owner):
@@ -315,7 +316,8 @@ async def test_the_sweep_drops_an_unused_grant_and_its_sealed_password_when_it_e
     await grants.update_one({"_id": stored["_id"]}, {"$set": {"expiresAt": datetime.now(UTC) - timedelta(seconds=1)}})
     assert await services.downloads.purge() >= 1
     assert await grants.find_one({"_id": stored["_id"]}) is None
-    assert (await fetch(url)).status_code == 404
+    assert (await fetch(url)).status_code == 410  # expired, as the README says, not "no such URL"
+    assert (await fetch(url)).status_code == 410
 
 
 async def test_unknown_and_malformed_download_urls_are_not_found(api):

@@ -88,3 +88,4 @@ def test_the_teredo_helper_builds_what_python_reads_back():
         ipaddress.IPv4Address("65.54.227.120"),
         ipaddress.IPv4Address("127.0.0.1"),
     )
+
