@@ -393,7 +393,14 @@ class MongoTokenStore(TokenStore):
             token_id=TOKEN_ID_PREFIX + secrets.token_hex(8), account=account, role=Role(role),
             created_at=now, expires_at=expires_at,
         )
-        await self._col.insert_one({"_id": self._hash(token), **_token_to_doc(record)})
+        try:
+            await self._col.insert_one({"_id": self._hash(token), **_token_to_doc(record)})
+        except DuplicateKeyError:
+            # 256 random bits do not collide: this is the driver retrying a write the server had
+            # applied (its reply lost under load). The document there is this token's.
+            existing = await self._col.find_one({"_id": self._hash(token)}, {"tokenId": 1})
+            if existing is None or existing.get("tokenId") != record.token_id:
+                raise
         return token, record
 
     async def authenticate(self, token: str, now: datetime) -> Caller | None:

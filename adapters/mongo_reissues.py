@@ -424,6 +424,10 @@ class MongoLockStore(LockStore):
             return None
         except DuplicateKeyError:
             existing = await self._col.find_one({"key": lock.key})
+            if existing is not None and existing["_id"] == lock.id:
+                # Our own insert: the driver retried a write the server had applied (a reply
+                # lost under load), and the retry met the first attempt's document.
+                return None
             if existing is None:
                 # Released in between: report a holder that is not live, so the caller retries.
                 return LockRecord(

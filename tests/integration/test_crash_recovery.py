@@ -475,3 +475,21 @@ async def test_an_overdue_reissue_shows_expired_in_a_certificates_nested_history
     pages = await healthy.reissues.list_by_certificates(zone.owner.account, [zone.target["id"]], first=5, after=None)
     assert [r.status for r in pages[zone.target["id"]].items] == [ReissueStatus.EXPIRED]
     assert (await healthy.reissues.get(zone.owner, made.reissue.id)).status == ReissueStatus.EXPIRED
+
+
+async def test_a_lock_insert_that_meets_its_own_document_is_acquired_not_held_by_another(owner, healthy, clock):
+    # R3: the driver retries a write whose reply was lost; the retry meets the document the
+    # first attempt wrote. That is this holder's lock, not someone else's.
+    zone = await make_zone(owner, "paid")
+    now = clock.now()
+    mine = LockRecord(
+        id="rei_retried:primary", key=domain_lock_key(zone.owner.account, zone.name), reissue_id="rei_retried",
+        certificate_id=zone.target["id"], certificate_domain=zone.target["domain"],
+        acquired_at=now, pending_until=now + LOCK_GRACE,
+    )
+    assert await healthy.locks.try_acquire(mine) is None
+    assert await healthy.locks.try_acquire(mine) is None  # the same insert again
+    other = LockRecord(**{**mine.__dict__, "id": "rei_other:primary", "reissue_id": "rei_other"})
+    held_by = await healthy.locks.try_acquire(other)
+    assert held_by is not None and held_by.reissue_id == "rei_retried"
+    await healthy.locks.release(mine.id)
