@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from certreissue.settings import Settings  # noqa: E402
 from domain.certificates import MAX_PAGE_SIZE  # noqa: E402
 from domain.rules import LOCK_GRACE  # noqa: E402
+from schema.expansion import MAX_EXPANDED_FIELDS, MAX_SAME_RESPONSE_NAME  # noqa: E402
 
 PY = sys.executable
 FAULT_TESTS = [
@@ -124,6 +125,10 @@ def main() -> None:
         f"| a revoked token keeps working in a process (`CERTS_TOKEN_CACHE_SECONDS`) | at most {s.token_cache_seconds:g} s |",
         f"| lock grace for a reissue that never appeared | {int(LOCK_GRACE.total_seconds())} s |",
         f"| reissue lifetime (`CERTS_REISSUE_LIFETIME_HOURS`) | {s.reissue_lifetime_hours} h |",
+        f"| fields once fragments are spread; one response name in one merged selection set | {MAX_EXPANDED_FIELDS}; {MAX_SAME_RESPONSE_NAME} |",
+        f"| WebSocket connections per process; per token and process (`CERTS_WS_MAX_CONNECTIONS`, `CERTS_WS_MAX_CONNECTIONS_PER_TOKEN`) | {s.ws_max_connections}, 503 above; {s.ws_max_connections_per_token}, closed 1008 above |",
+        f"| subscriptions per connection; cost units per account and process (`CERTS_WS_MAX_SUBSCRIPTIONS`, `CERTS_WS_MAX_SUBSCRIPTION_COST_PER_ACCOUNT`) | {s.ws_max_subscriptions}; {s.ws_max_subscription_cost_per_account} (each subscription its cost + 10) |",
+        f"| WebSocket `connection_init`, client message size (`CERTS_WS_INIT_TIMEOUT_SECONDS`, `CERTS_WS_MAX_MESSAGE_BYTES`) | {s.ws_init_timeout_seconds:g} s, 4408 after; {s.ws_max_message_bytes} bytes, 1009 above |",
         "| batching | off |",
         "| introspection, GraphiQL, \"Did you mean\" suggestions | off with `CERTS_GRAPHIQL=false` |",
         "",
