@@ -230,3 +230,31 @@ export function RequestFailed({ error }: { error: { message: string } }) {
     </div>
   );
 }
+
+/** Previous and next page over a forward-only connection (first/after): `cursors` are the
+ * `after` of each page seen so far, the first one null. */
+export function Pager({
+  cursors,
+  setCursors,
+  pageInfo,
+}: {
+  cursors: (string | null)[];
+  setCursors: (cursors: (string | null)[]) => void;
+  pageInfo: { hasNextPage: boolean; endCursor?: string | null };
+}) {
+  return (
+    <nav className="pager" aria-label="Pages">
+      <button type="button" className="secondary" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
+        Previous page
+      </button>
+      <button
+        type="button"
+        className="secondary"
+        disabled={!pageInfo.hasNextPage || !pageInfo.endCursor}
+        onClick={() => setCursors([...cursors, pageInfo.endCursor ?? null])}
+      >
+        Next page
+      </button>
+    </nav>
+  );
+}

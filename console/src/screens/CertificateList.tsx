@@ -3,7 +3,7 @@ import { useQuery } from 'urql';
 import type { CertificateFilter, CertificateStatus } from '../gql/graphql';
 import { CertificateList as ListQuery } from '../operations';
 import { Link } from '../router';
-import { FLOW_TEXT, Loading, PageHeading, RequestFailed, Select, StatusBadge, TextField, Time } from '../ui';
+import { FLOW_TEXT, Loading, PageHeading, RequestFailed, Select, StatusBadge, TextField, Time, Pager } from '../ui';
 
 export const PAGE_SIZE = 10;
 const STATUSES: CertificateStatus[] = ['ISSUED', 'REISSUING', 'PENDING_ISSUE', 'EXPIRED', 'REVOKED'];
@@ -118,19 +118,7 @@ export function CertificateList() {
               </table>
             </div>
           ) : null}
-          <nav className="pager" aria-label="Pages">
-            <button type="button" className="secondary" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
-              Previous page
-            </button>
-            <button
-              type="button"
-              className="secondary"
-              disabled={!page.pageInfo.hasNextPage || !page.pageInfo.endCursor}
-              onClick={() => setCursors([...cursors, page.pageInfo.endCursor])}
-            >
-              Next page
-            </button>
-          </nav>
+          <Pager cursors={cursors} setCursors={setCursors} pageInfo={page.pageInfo} />
         </>
       ) : null}
     </>

@@ -5,7 +5,7 @@ import { type FormEvent, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { ApproveReissue, ConfirmCaVerification, RejectReissue, ReviewQueue as QueueQuery } from '../operations';
 import { Link } from '../router';
-import { FLOW_TEXT, FormErrors, Loading, PageHeading, RequestFailed, StatusBadge, TextField, Time, type UserError, errorsAt } from '../ui';
+import { FLOW_TEXT, FormErrors, Loading, PageHeading, RequestFailed, StatusBadge, TextField, Time, type UserError, errorsAt, Pager } from '../ui';
 
 const PAGE_SIZE = 10;
 
@@ -35,19 +35,7 @@ export function ReviewQueue() {
               </li>
             ))}
           </ul>
-          <nav className="pager" aria-label="Pages">
-            <button type="button" className="secondary" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
-              Previous page
-            </button>
-            <button
-              type="button"
-              className="secondary"
-              disabled={!page.pageInfo.hasNextPage || !page.pageInfo.endCursor}
-              onClick={() => setCursors([...cursors, page.pageInfo.endCursor])}
-            >
-              Next page
-            </button>
-          </nav>
+          <Pager cursors={cursors} setCursors={setCursors} pageInfo={page.pageInfo} />
         </>
       ) : null}
     </>
