@@ -141,6 +141,9 @@ def reissue_to_doc(r: Reissue) -> dict:
         "issuerNotAfter": r.issuer_not_after,
         # Set once the certificate carries the issued version (R23); see issued_not_applied.
         "applied": r.status != ReissueStatus.ISSUED or r.applied,
+        # The webhook outbox (domain/webhooking.py relay): set in the same write as the
+        # events, so a change is never committed without it; the relay clears it.
+        "outboxPending": True,
     }
 
 

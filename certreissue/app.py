@@ -246,6 +246,27 @@ async def _sweep_forever(services: Services) -> None:
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
 
 
+async def _webhooks_forever(services: Services) -> None:
+    """Webhooks: relays committed changes from the outbox into deliveries, then posts what
+    is due (unless CERTS_WEBHOOK_DELIVERY is off), every CERTS_WEBHOOK_POLL_SECONDS; the
+    certificate.expiring sweep runs with the reissue sweep's rhythm, in one process at a time."""
+    settings, webhooks = services.settings, services.webhooks
+    last_expiry = 0.0
+    while True:
+        try:
+            await webhooks.relay()
+            if settings.webhook_delivery:
+                await webhooks.deliver_due()
+            if time.monotonic() - last_expiry >= min(SWEEP_INTERVAL_SECONDS, settings.webhook_poll_seconds * 15):
+                last_expiry = time.monotonic()
+                await webhooks.expiry_sweep()
+        except PyMongoError:
+            log.warning("webhooks skipped: database unavailable")
+        except Exception:  # noqa: BLE001 - like the sweeper, it must outlive one bad document
+            log.exception("webhooks failed")
+        await asyncio.sleep(settings.webhook_poll_seconds)
+
+
 def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) -> ASGIApp:
     """The ASGI app for one database URI (the embedded one is started by the CLI).
     `tuning` is for `make bench` only (each optimisation's before/after)."""
@@ -405,12 +426,14 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
             raise
         await services.changes.start()  # subscriptions' change stream (or polling), one per process
         sweeper = asyncio.create_task(_sweep_forever(services))
+        hooks = asyncio.create_task(_webhooks_forever(services))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, hooks):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await services.close()
 
     app = Starlette(

@@ -31,12 +31,15 @@ from adapters.mongo_reissues import (
 )
 from adapters.sealing import AesGcmSealer, derive_key, load_or_create_master_key
 from adapters.validation import LiveDomainChecker
+from adapters.webhooks import HttpWebhookSender, MongoWebhookStore, ensure_webhook_indexes
 from certreissue.settings import Settings
 from domain.certificates import CertificateService
 from domain.downloads import DownloadService
 from domain.ports import AccountRegistry, ChangeFeed, Clock, DomainChecker, TokenStore
 from domain.reissuing import ReissueService
 from domain.revocations import RevocationService
+from domain.webhooking import WebhookService
+from domain.webhooks import RetryPolicy
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Services:
     changes: ChangeFeed  # subscriptions; started by the app (certreissue/app.py), not by commands
     downloads: DownloadService
     revocations: RevocationService
+    webhooks: WebhookService
     # Which exceptions mean the database did not answer (retried, not a bug).
     database_unavailable: Callable[[BaseException], bool] = field(
         default=lambda error: isinstance(error, PyMongoError)
@@ -68,6 +72,7 @@ class Services:
         await ensure_download_indexes(self.database)
         await ensure_reissue_indexes(self.database)
         await ensure_rate_limit_indexes(self.database)
+        await ensure_webhook_indexes(self.database)
 
     async def close(self) -> None:
         await self.changes.close()
@@ -168,5 +173,13 @@ def build_services(
         revocations=RevocationService(
             jobs=revocation_jobs, certificates=certificate_repository, authorities=[authority, issuer],
             fallback=authority, clock=clock, delay=settings.revoke_superseded_after,
+        ),
+        webhooks=WebhookService(
+            MongoWebhookStore(database),
+            HttpWebhookSender(settings.dns_nameservers, timeout=settings.webhook_timeout_seconds,
+                              allow_private=settings.http_validation_allow_private),
+            sealer, clock,
+            policy=RetryPolicy(timedelta(seconds=settings.webhook_backoff_base_seconds),
+                               timedelta(seconds=settings.webhook_backoff_max_seconds), settings.webhook_retry_for),
         ),
     )

@@ -92,6 +92,13 @@ class Settings:
     console_assets: Path | None = None  # certreissue/console.py: None, console/dist of the source tree
     revoke_superseded_after: timedelta | None = timedelta(hours=72)  # None: never (domain.revocations)
     public_url: str | None = None  # the service's URL as clients reach it (download URLs); None: as asked
+    # Webhooks (domain/webhooking.py): delivery off leaves deliveries to other processes.
+    webhook_delivery: bool = True
+    webhook_poll_seconds: float = 1.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_backoff_base_seconds: float = 30.0
+    webhook_backoff_max_seconds: float = 6 * 3600.0
+    webhook_retry_for: timedelta = timedelta(days=3)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -152,6 +159,7 @@ class Settings:
             console_assets=Path(env["CERTS_CONSOLE_ASSETS"]) if env.get("CERTS_CONSOLE_ASSETS") else None,
             revoke_superseded_after=_revoke_after(env.get("CERTS_REVOKE_SUPERSEDED_AFTER", "72h")),
             public_url=_public_url(env.get("CERTS_PUBLIC_URL")),
+            **_webhooks(env),
         )
 
 
@@ -261,3 +269,21 @@ def _acme(env: dict[str, str]) -> dict:
         raise ValueError(f"CERTS_ACME_CA_BUNDLE: {bundle} is not a file")
     return {"ca": ca, "acme_directory": directory, "acme_eab_kid": kid, "acme_eab_hmac": hmac,
             "acme_ca_bundle": bundle}
+
+
+def _webhooks(env: dict[str, str]) -> dict:
+    def seconds(name: str, default: str) -> float:
+        return _positive(env.get(name, default), name)
+
+    try:
+        retry_for = parse_duration(env.get("CERTS_WEBHOOK_RETRY_FOR", "3d"))
+    except InvalidInput as exc:
+        raise ValueError(f"CERTS_WEBHOOK_RETRY_FOR: {exc.message}") from None
+    return {
+        "webhook_delivery": _bool(env.get("CERTS_WEBHOOK_DELIVERY", "true")),
+        "webhook_poll_seconds": seconds("CERTS_WEBHOOK_POLL_SECONDS", "1"),
+        "webhook_timeout_seconds": seconds("CERTS_WEBHOOK_TIMEOUT_SECONDS", "10"),
+        "webhook_backoff_base_seconds": seconds("CERTS_WEBHOOK_BACKOFF_BASE_SECONDS", "30"),
+        "webhook_backoff_max_seconds": seconds("CERTS_WEBHOOK_BACKOFF_MAX_SECONDS", "21600"),
+        "webhook_retry_for": retry_for,
+    }

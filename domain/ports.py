@@ -627,3 +627,114 @@ class RevocationJobs(ABC):
 
     @abstractmethod
     async def finish(self, job: RevocationJob, outcome: str, now: datetime) -> None: ...
+
+
+# -- webhooks (domain/webhooks.py, domain/webhooking.py) --------------------------------
+
+
+@dataclass(frozen=True)
+class SealedSecret:
+    """An endpoint's signing secret, sealed (KeySealer); live until `retires_at` (None: current)."""
+
+    sealed: bytes
+    created_at: datetime
+    retires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ExpiringVersion:
+    account: str
+    certificate_id: str
+    domain: str
+    serial_number: str
+    not_after: datetime
+
+
+class WebhookStore(ABC):
+    """Endpoints, deliveries and the outbox relay's reads; every write that two processes
+    may both make has a deterministic key (see domain/webhooks.py)."""
+
+    @abstractmethod
+    def new_endpoint_id(self) -> str: ...
+
+    @abstractmethod
+    async def insert_endpoint(self, endpoint, secrets: Sequence[SealedSecret], *, limit: int) -> bool:
+        """False when the account has `limit` endpoints already."""
+
+    @abstractmethod
+    async def endpoint(self, endpoint_id: str, account: str | None) -> tuple | None:
+        """(Endpoint, its secrets), or None (also for another account's, R26)."""
+
+    @abstractmethod
+    async def endpoints_of(self, account: str) -> list: ...
+
+    @abstractmethod
+    async def list_endpoints(self, account: str, *, first: int, after: str | None) -> Page: ...
+
+    @abstractmethod
+    async def delete_endpoint(self, endpoint_id: str, account: str) -> bool: ...
+
+    @abstractmethod
+    async def replace_secrets(self, endpoint_id: str, account: str, secrets: Sequence[SealedSecret],
+                              rotated_at: datetime) -> bool: ...
+
+    @abstractmethod
+    async def outbox(self, limit: int) -> list[tuple]:
+        """Reissues whose latest change is not relayed yet: (Reissue, the seq read)."""
+
+    @abstractmethod
+    async def relayed(self, reissue_id: str, seq: int) -> None:
+        """Clears the outbox flag only if the reissue is still at `seq` (a change that landed
+        since keeps it set)."""
+
+    @abstractmethod
+    async def add_delivery(self, delivery) -> bool:
+        """Inserts; False when that delivery (its deterministic ID) exists already."""
+
+    @abstractmethod
+    async def claim_due(self, now: datetime, holder: str, lease_until: datetime):
+        """One delivery due now and not leased, leased to `holder`; or None."""
+
+    @abstractmethod
+    async def claim_attempt(self, delivery_id: str, number: int, holder: str, now: datetime,
+                            until: datetime) -> bool:
+        """Attempt `number`'s unique slot: True for one holder at a time; a dead holder's
+        slot (past `until`) is taken over."""
+
+    @abstractmethod
+    async def record_attempt(self, delivery_id: str, number: int, attempt, status: str,
+                             next_attempt_at: datetime | None) -> None: ...
+
+    @abstractmethod
+    async def list_deliveries(self, account: str, *, endpoint_id: str | None, status: str | None,
+                              first: int, after: str | None, with_total: bool = True) -> Page: ...
+
+    @abstractmethod
+    async def thresholds(self, account: str) -> tuple[int, ...] | None: ...
+
+    @abstractmethod
+    async def set_thresholds(self, account: str, thresholds: Sequence[int], at: datetime) -> None: ...
+
+    @abstractmethod
+    async def expiry_subscribers(self) -> list[str]:
+        """Accounts with an endpoint subscribed to certificate.expiring."""
+
+    @abstractmethod
+    async def expiring(self, account: str, before: datetime, after: datetime,
+                       limit: int) -> list[ExpiringVersion]:
+        """The account's issued certificates whose current version ends in (after, before]."""
+
+    @abstractmethod
+    async def take_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        """A named lease (one sweep across processes); expires if its holder dies."""
+
+
+class WebhookSender(ABC):
+    @abstractmethod
+    async def check(self, url) -> str | None:
+        """Why `url` (an EndpointUrl) may not be called (not public, no address), or None."""
+
+    @abstractmethod
+    async def post(self, url, *, message_id: str, body: str, secrets: Sequence[str], timestamp: datetime):
+        """One signed POST (Standard Webhooks), to an address checked at this moment; an
+        Attempt, never an exception."""

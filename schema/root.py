@@ -27,6 +27,8 @@ from schema.suggestions import HideSuggestions
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from resolvers import subscriptions as subscription_resolvers
+from resolvers import webhooks as webhook_resolvers
+from schema import webhook_types as hooks
 from resolvers.context import Context, Tuning
 from schema.expansion import ExpandedFieldsLimit, RepeatedFieldsLimit, ValidationRules, stands_aside_for_huge_documents
 from schema.scalars import DateTime
@@ -236,6 +238,36 @@ class Query:
         )
         return ReissueConnection.from_page(page)
 
+    @strawberry.field(description="Every event type an endpoint may subscribe to; reissue.* is all reissue.* ones.")
+    def webhook_event_types(self) -> list[str]:
+        from domain.webhooks import SUBSCRIBABLE
+
+        return list(SUBSCRIBABLE)
+
+    @strawberry.field(description="The account's webhook endpoints, newest first (owner or viewer); first is "
+                      "capped at 100.")
+    async def webhook_endpoints(
+        self, info: strawberry.Info[Context], first: int | None = 20, after: str | None = None
+    ) -> hooks.WebhookEndpointConnection:
+        page = await webhook_resolvers.endpoints(info.context, first=20 if first is None else first, after=after)
+        return hooks.WebhookEndpointConnection.from_page(page)
+
+    @strawberry.field(description="The account's webhook deliveries, newest event first; first is capped at 100.")
+    async def webhook_deliveries(
+        self, info: strawberry.Info[Context], first: int | None = 20, after: str | None = None,
+        filter: hooks.WebhookDeliveryFilter | None = None,
+    ) -> hooks.WebhookDeliveryConnection:
+        f = filter or hooks.WebhookDeliveryFilter()
+        page = await webhook_resolvers.deliveries(
+            info.context, endpoint_id=str(f.endpoint_id) if f.endpoint_id is not None else None, status=f.status,
+            first=20 if first is None else first, after=after, with_total="totalCount" in selected_fields(info, ()),
+        )
+        return hooks.WebhookDeliveryConnection.from_page(page)
+
+    @strawberry.field(description="Days before a certificate's notAfter when certificate.expiring is sent.")
+    async def expiry_notification_thresholds(self, info: strawberry.Info[Context]) -> list[int]:
+        return list(await webhook_resolvers.expiry_thresholds(info.context))
+
 
 @strawberry.type
 class Mutation:
@@ -307,6 +339,47 @@ class Mutation:
     @strawberry.mutation(description="At most once per 24 h per reissue (R22); RATE_LIMITED otherwise.")
     async def remind_reviewer(self, info: strawberry.Info[Context], reissue_id: strawberry.ID) -> ReissuePayload:
         return ReissuePayload.of(await reissue_resolvers.remind(info.context, str(reissue_id)))
+
+    @strawberry.mutation(description="owner role. The secret is in this answer only.")
+    async def create_webhook_endpoint(
+        self, info: strawberry.Info[Context], input: hooks.CreateWebhookEndpointInput
+    ) -> hooks.WebhookEndpointSecretPayload:
+        found, errors = await webhook_resolvers.create_endpoint(info.context, input.url, input.events)
+        endpoint, secret = found if found else (None, None)
+        return hooks.WebhookEndpointSecretPayload(
+            webhook_endpoint=hooks.WebhookEndpoint.from_domain(endpoint) if endpoint else None, secret=secret,
+            user_errors=user_errors(errors),
+        )
+
+    @strawberry.mutation(description="owner role. A new secret, in this answer only; the old one signs too for "
+                         "24 hours.")
+    async def rotate_webhook_secret(
+        self, info: strawberry.Info[Context], input: hooks.WebhookEndpointIdInput
+    ) -> hooks.WebhookEndpointSecretPayload:
+        found, errors = await webhook_resolvers.rotate_secret(info.context, str(input.endpoint_id))
+        endpoint, secret = found if found else (None, None)
+        return hooks.WebhookEndpointSecretPayload(
+            webhook_endpoint=hooks.WebhookEndpoint.from_domain(endpoint) if endpoint else None, secret=secret,
+            user_errors=user_errors(errors),
+        )
+
+    @strawberry.mutation(description="owner role. Its pending deliveries are not sent.")
+    async def delete_webhook_endpoint(
+        self, info: strawberry.Info[Context], input: hooks.WebhookEndpointIdInput
+    ) -> hooks.DeleteWebhookEndpointPayload:
+        found, errors = await webhook_resolvers.delete_endpoint(info.context, str(input.endpoint_id))
+        return hooks.DeleteWebhookEndpointPayload(
+            deleted_endpoint_id=strawberry.ID(found.id) if found else None, user_errors=user_errors(errors)
+        )
+
+    @strawberry.mutation(description="owner role.")
+    async def set_expiry_notification_thresholds(
+        self, info: strawberry.Info[Context], input: hooks.SetExpiryNotificationThresholdsInput
+    ) -> hooks.ExpiryNotificationThresholdsPayload:
+        found, errors = await webhook_resolvers.set_expiry_thresholds(info.context, input.thresholds)
+        return hooks.ExpiryNotificationThresholdsPayload(
+            thresholds=list(found) if found is not None else None, user_errors=user_errors(errors)
+        )
 
 
 @strawberry.type(
