@@ -104,6 +104,10 @@ def settings(data_dir: Path, dns_server: ChallengeDNS, file_site: FileSite) -> S
         rate_limit_per_minute=0,
         # Revocation tests wait for a process's token cache to forget (R26: within 30 s).
         token_cache_seconds=1.0,
+        # Webhook tests wait for deliveries and retries: short intervals.
+        webhook_poll_seconds=0.2,
+        webhook_backoff_base_seconds=0.5,
+        webhook_backoff_max_seconds=1.0,
     )
 
 

@@ -1,0 +1,332 @@
+"""Webhooks through the real HTTP API and the embedded database: endpoints (R26), the outbox
+(every status change, R25, delivered at least once, each event ID once per attempt, even
+across a killed process), signatures by the Standard Webhooks scheme (and a rotation's
+overlap), retries, and the address rules of file validation (R21) for endpoint URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import signal
+from collections import Counter
+
+import httpx
+import pytest
+from standardwebhooks import Webhook
+
+from tests.conftest import ApiServer, GraphQLClient, new_token
+from tests.integration.reissue_api import CANCEL, act, request, unique_zone, upload_cert
+from tests.support.serve import ServeProcess
+from tests.support.webhook_receiver import WebhookReceiver
+
+CREATE = """
+mutation Create($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) {
+    webhookEndpoint { id url events createdAt secretRotatedAt }
+    secret
+    userErrors { code message field }
+  }
+}
+"""
+ROTATE = """
+mutation Rotate($id: ID!) {
+  rotateWebhookSecret(input: {endpointId: $id}) {
+    webhookEndpoint { id secretRotatedAt } secret userErrors { code message field }
+  }
+}
+"""
+DELETE = """
+mutation Delete($id: ID!) {
+  deleteWebhookEndpoint(input: {endpointId: $id}) { deletedEndpointId userErrors { code message field } }
+}
+"""
+ENDPOINTS = """
+query Endpoints($after: String) {
+  webhookEndpoints(first: 100, after: $after) {
+    totalCount edges { cursor node { id url events } } pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+DELIVERIES = """
+query Deliveries($filter: WebhookDeliveryFilter, $after: String, $first: Int) {
+  webhookDeliveries(first: $first, after: $after, filter: $filter) {
+    totalCount
+    edges { node {
+      id endpointId eventId eventType status attemptCount lastStatusCode lastLatencyMs nextAttemptAt payload
+      attempts { at statusCode latencyMs error responseExcerpt }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+TYPES = "{ webhookEventTypes }"
+
+
+async def create_endpoint(client: GraphQLClient, url: str, events: list[str]) -> tuple[dict, str]:
+    payload = (await client(CREATE, {"input": {"url": url, "events": events}}))["createWebhookEndpoint"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    assert payload["secret"].startswith("whsec_")
+    return payload["webhookEndpoint"], payload["secret"]
+
+
+def event_ids(received) -> list[str]:
+    return [r.headers["webhook-id"] for r in received]
+
+
+def verified(received, secret: str) -> list[dict]:
+    """Every request verified with the standardwebhooks package (raises otherwise)."""
+    hook = Webhook(secret)
+    return [hook.verify(r.body, r.headers) for r in received]
+
+
+async def paid_dv(client: GraphQLClient) -> dict:
+    cert, _ = await upload_cert(client, f"shop.{unique_zone()}", brand="SECTIGO", level="DV")
+    return cert
+
+
+async def pending_reissue(client: GraphQLClient) -> dict:
+    """A reissue in PENDING_DOMAIN_VALIDATION (a new key: validation needed, R15, R17)."""
+    cert = await paid_dv(client)
+    payload = await request(client, certificateId=cert["id"], csrSource="ONLINE", reason="key compromised")
+    assert payload["userErrors"] == [], payload["userErrors"]
+    return payload["reissue"]
+
+
+async def all_deliveries(client: GraphQLClient, **filter) -> list[dict]:
+    found, after = [], None
+    while True:
+        page = (await client(DELIVERIES, {"filter": filter or None, "after": after, "first": 100}))["webhookDeliveries"]
+        found += [e["node"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return found
+        after = page["pageInfo"]["endCursor"]
+
+
+async def wait_deliveries(client: GraphQLClient, predicate, within: float = 60.0, **filter) -> list[dict]:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = await all_deliveries(client, **filter)
+        if predicate(found):
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"deliveries never matched: {found}")
+        await asyncio.sleep(0.1)
+
+
+# -- endpoints ---------------------------------------------------------------------------
+
+
+async def test_the_event_types_are_listed_one_per_reissue_status_and_the_patterns(owner):
+    types = (await owner(TYPES))["webhookEventTypes"]
+    assert set(types) == {
+        "reissue.created", "reissue.pending_domain_validation", "reissue.pending_manual_review",
+        "reissue.pending_ca_verification", "reissue.issued", "reissue.rejected", "reissue.cancelled",
+        "reissue.expired", "reissue.*", "certificate.expiring",
+    }
+
+
+async def test_an_unknown_event_type_is_a_user_error_naming_the_field(owner):
+    payload = (await owner(CREATE, {"input": {"url": "http://127.0.0.1:9/x", "events": ["reissue.issued",
+                                                                                      "reissue.exploded"]}}))
+    errors = payload["createWebhookEndpoint"]["userErrors"]
+    assert [(e["code"], e["field"]) for e in errors] == [("INVALID_INPUT", ["input", "events", "1"])]
+    assert payload["createWebhookEndpoint"]["secret"] is None
+    assert (await owner(ENDPOINTS))["webhookEndpoints"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize("url", [
+    "ftp://127.0.0.1/x", "http://user:pw@127.0.0.1/x", "http:///x", "http://127.0.0.1/x#frag",
+    "http://127.0.0.1/" + "a" * 2100, "http://exa mple.com/", "javascript:alert(1)",
+])
+async def test_a_url_that_is_not_plain_http_or_https_is_a_user_error_naming_the_url(owner, url):
+    payload = (await owner(CREATE, {"input": {"url": url, "events": ["reissue.*"]}}))["createWebhookEndpoint"]
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID_INPUT", ["input", "url"])]
+    assert payload["webhookEndpoint"] is None and payload["secret"] is None
+
+
+@pytest.fixture(scope="module")
+def strict_api(settings, database_uri):
+    """A second API process on the same database that does not allow private addresses (the
+    default, CERTS_HTTP_VALIDATION_ALLOW_PRIVATE off): R21's rules for endpoint URLs. It
+    delivers nothing (the other tests' receivers are on loopback, which it would refuse)."""
+    strict = dataclasses.replace(settings, http_validation_allow_private=False, webhook_delivery=False)
+    server = ApiServer(strict, database_uri).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/hooks", "https://10.1.2.3/hooks", "http://[::1]/hooks", "http://[::ffff:127.0.0.1]/",
+    "http://169.254.169.254/latest/meta-data/", "http://[64:ff9b::a00:1]/", "http://0.0.0.0/",
+])
+async def test_a_private_or_loopback_url_is_refused_without_the_allow_setting(strict_api, services, new_account, url):
+    account = new_account("hooks-strict")
+    async with httpx.AsyncClient(base_url=strict_api.url, timeout=30) as http:
+        client = GraphQLClient(http, await new_token(services, account), account)
+        payload = (await client(CREATE, {"input": {"url": url, "events": ["reissue.*"]}}))["createWebhookEndpoint"]
+        assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID_INPUT", ["input", "url"])]
+        assert "not a public address" in payload["userErrors"][0]["message"]
+        assert (await client(ENDPOINTS))["webhookEndpoints"]["totalCount"] == 0
+
+
+async def test_another_account_cannot_see_delete_or_rotate_an_endpoint_or_its_deliveries(client_for, new_account):
+    owner = await client_for(new_account("hooks-a"), "owner")
+    other = await client_for(new_account("hooks-b"), "owner")
+    with WebhookReceiver() as receiver:
+        endpoint, _ = await create_endpoint(owner, receiver.url, ["reissue.*"])
+        await pending_reissue(owner)
+        await receiver.wait_for(lambda got: len(got) >= 1)
+        assert (await other(ENDPOINTS))["webhookEndpoints"]["totalCount"] == 0
+        assert await all_deliveries(other) == []
+        assert await all_deliveries(other, endpointId=endpoint["id"]) == []
+        for document in (DELETE, ROTATE):
+            data = await other(document, {"id": endpoint["id"]})
+            (payload,) = data.values()
+            assert [e["code"] for e in payload["userErrors"]] == ["NOT_FOUND"]
+        assert (await owner(ENDPOINTS))["webhookEndpoints"]["totalCount"] == 1
+        assert len(await all_deliveries(owner, endpointId=endpoint["id"])) == 1
+
+
+async def test_the_secret_is_shown_once_and_never_returned_by_a_query(owner):
+    endpoint, secret = await create_endpoint(owner, "http://127.0.0.1:9/hooks", ["reissue.issued"])
+    listed = await owner.raw(ENDPOINTS)
+    assert secret not in listed.text and secret.removeprefix("whsec_") not in listed.text
+    assert [e["node"]["id"] for e in listed.json()["data"]["webhookEndpoints"]["edges"]] == [endpoint["id"]]
+
+
+async def test_a_deleted_endpoint_is_gone_and_a_second_delete_is_not_found(owner):
+    endpoint, _ = await create_endpoint(owner, "http://127.0.0.1:9/hooks", ["reissue.*"])
+    first = (await owner(DELETE, {"id": endpoint["id"]}))["deleteWebhookEndpoint"]
+    assert first == {"deletedEndpointId": endpoint["id"], "userErrors": []}
+    again = (await owner(DELETE, {"id": endpoint["id"]}))["deleteWebhookEndpoint"]
+    assert [e["code"] for e in again["userErrors"]] == ["NOT_FOUND"]
+    assert (await owner(ENDPOINTS))["webhookEndpoints"]["totalCount"] == 0
+
+
+# -- delivery ----------------------------------------------------------------------------
+
+
+async def test_a_receiver_sees_every_status_change_of_a_reissue_once_per_event_id_signed(owner):
+    with WebhookReceiver() as receiver:
+        endpoint, secret = await create_endpoint(owner, receiver.url, ["reissue.*"])
+        reissue = await pending_reissue(owner)
+        cancelled = await act(owner, CANCEL, reissue["id"])
+        assert cancelled["reissue"]["status"] == "CANCELLED"
+        expected = {f"msg_{reissue['id']}_0", f"msg_{reissue['id']}_1"}
+        got = await receiver.wait_for(lambda got: expected <= set(event_ids(got)))
+        bodies = verified(got, secret)
+        assert sorted(event_ids(got)) == sorted(expected), "each event ID exactly once"
+        by_type = {b["type"]: b["data"] for b in bodies}
+        assert by_type["reissue.created"]["status"] == "PENDING_DOMAIN_VALIDATION"
+        assert by_type["reissue.cancelled"] == {**by_type["reissue.cancelled"], "reissueId": reissue["id"],
+                                                "status": "CANCELLED", "previousStatus": "PENDING_DOMAIN_VALIDATION"}
+        deliveries = await wait_deliveries(owner, lambda d: all(x["status"] == "DELIVERED" for x in d) and len(d) == 2,
+                                           endpointId=endpoint["id"])
+        assert {d["eventId"] for d in deliveries} == expected
+        assert all(d["attemptCount"] == 1 and d["lastStatusCode"] == 200 and d["nextAttemptAt"] is None
+                   for d in deliveries)
+
+
+async def test_only_subscribed_types_are_sent_and_only_events_after_the_endpoint_was_created(owner):
+    reissue = await pending_reissue(owner)  # its creation happened before any endpoint
+    with WebhookReceiver() as receiver:
+        await create_endpoint(owner, receiver.url, ["reissue.cancelled"])
+        await act(owner, CANCEL, reissue["id"])
+        got = await receiver.wait_for(lambda got: len(got) >= 1)
+        await asyncio.sleep(1)  # room for a wrong second delivery to arrive (it must not)
+        assert event_ids(receiver.snapshot()) == [f"msg_{reissue['id']}_1"]
+        assert json.loads(got[0].body)["type"] == "reissue.cancelled"
+
+
+async def test_a_receiver_that_fails_then_recovers_gets_the_event_later_with_attempts_recorded(owner):
+    with WebhookReceiver() as receiver:
+        receiver.statuses = [500, 503]
+        endpoint, secret = await create_endpoint(owner, receiver.url, ["reissue.created"])
+        reissue = await pending_reissue(owner)
+        got = await receiver.wait_for(lambda got: len(got) >= 3)
+        assert set(event_ids(got)) == {f"msg_{reissue['id']}_0"}, "the same webhook-id on every retry"
+        assert len({r.body for r in got}) == 1, "retries are byte-identical"
+        verified(got, secret)
+        (delivery,) = await wait_deliveries(owner, lambda d: d and d[0]["status"] == "DELIVERED",
+                                            endpointId=endpoint["id"])
+        assert [a["statusCode"] for a in delivery["attempts"]] == [500, 503, 200], delivery["attempts"]
+        assert delivery["attemptCount"] == 3 and delivery["lastStatusCode"] == 200
+        assert delivery["attempts"][0]["error"] == "HTTP 500"
+        assert all(a["latencyMs"] >= 0 for a in delivery["attempts"])
+        assert delivery["payload"].encode() == got[0].body
+
+
+async def test_an_unreachable_receiver_is_retried_with_the_error_recorded(owner):
+    with WebhookReceiver() as receiver:
+        closed = receiver.url  # taken, then closed: connections are refused
+    endpoint, _ = await create_endpoint(owner, closed, ["reissue.created"])
+    await pending_reissue(owner)
+    (delivery,) = await wait_deliveries(owner, lambda d: d and d[0]["attemptCount"] >= 2, endpointId=endpoint["id"])
+    assert delivery["status"] == "PENDING" and delivery["nextAttemptAt"] is not None
+    assert all(a["statusCode"] is None and a["error"].startswith("connection failed") for a in delivery["attempts"])
+    filtered = await all_deliveries(owner, endpointId=endpoint["id"], status="DELIVERED")
+    assert filtered == []
+
+
+async def test_rotation_signs_with_the_new_and_the_old_secret_during_the_overlap(owner):
+    with WebhookReceiver() as receiver:
+        endpoint, old = await create_endpoint(owner, receiver.url, ["reissue.created"])
+        rotated = (await owner(ROTATE, {"id": endpoint["id"]}))["rotateWebhookSecret"]
+        assert rotated["userErrors"] == [] and rotated["webhookEndpoint"]["secretRotatedAt"]
+        new = rotated["secret"]
+        assert new.startswith("whsec_") and new != old
+        await pending_reissue(owner)
+        (got,) = await receiver.wait_for(lambda got: len(got) >= 1)
+        assert len(got.headers["webhook-signature"].split(" ")) == 2
+        verified([got], new)
+        verified([got], old)
+
+
+async def test_a_process_killed_after_the_change_leaves_the_event_to_another_process(settings, database_uri, services,
+                                                                                    new_account, tmp_path, api):
+    """A process with delivery turned off (CERTS_WEBHOOK_DELIVERY=false) makes the change and
+    is killed (SIGKILL); the session's process delivers the event, once."""
+    account = new_account("hooks-kill")
+    token = await new_token(services, account)
+    victim = ServeProcess(settings, database_uri, tmp_path, env={"CERTS_WEBHOOK_DELIVERY": "false",
+                                                                 "CERTS_HTTP_VALIDATION_ALLOW_PRIVATE": "true"})
+    try:
+        await victim.wait_ready()
+        with WebhookReceiver() as receiver:
+            async with httpx.AsyncClient(base_url=victim.url, timeout=30) as http:
+                client = GraphQLClient(http, token, account)
+                _, secret = await create_endpoint(client, receiver.url, ["reissue.*"])
+                reissue = await pending_reissue(client)
+                victim.process.send_signal(signal.SIGKILL)
+                victim.process.wait(10)
+            got = await receiver.wait_for(lambda got: len(got) >= 1)
+            await asyncio.sleep(1)
+            assert event_ids(receiver.snapshot()) == [f"msg_{reissue['id']}_0"]
+            assert verified(got, secret)[0]["data"]["reissueId"] == reissue["id"]
+    finally:
+        victim.stop()
+
+
+async def test_two_processes_delivering_post_each_event_id_once(settings, database_uri, services, new_account, api):
+    second = ApiServer(settings, database_uri).start()
+    try:
+        account = new_account("hooks-two")
+        token = await new_token(services, account)
+        with WebhookReceiver() as receiver:
+            async with httpx.AsyncClient(base_url=api.url, timeout=30) as first_http, \
+                    httpx.AsyncClient(base_url=second.url, timeout=30) as second_http:
+                a, b = GraphQLClient(first_http, token, account), GraphQLClient(second_http, token, account)
+                _, secret = await create_endpoint(a, receiver.url, ["reissue.*"])
+                reissues = await asyncio.gather(*(pending_reissue(c) for c in (a, b) * 4))
+                await asyncio.gather(*(act(c, CANCEL, r["id"]) for c, r in zip((b, a) * 4, reissues)))
+            expected = {f"msg_{r['id']}_{i}" for r in reissues for i in (0, 1)}
+            await receiver.wait_for(lambda got: expected <= set(event_ids(got)))
+            await asyncio.sleep(1)
+            got = receiver.snapshot()
+            assert Counter(event_ids(got)) == Counter(expected), "one POST per event ID (all answered 200)"
+            verified(got, secret)
+    finally:
+        second.stop()
