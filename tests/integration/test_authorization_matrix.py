@@ -25,6 +25,7 @@ of its own). Refused mutations are checked to have changed nothing.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import pytest
@@ -63,6 +64,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "reviewQueue@PENDING_MANUAL_REVIEW": {"owner": F, "viewer": F, "reviewer": "ok", "operator": "null", OTHER: F},
     "reviewQueue@PENDING_CA_VERIFICATION": {"owner": F, "viewer": F, "reviewer": "null", "operator": "ok", OTHER: F},
     "previewReissue": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    # Webhooks are the account's: staff tokens have no account, so none (R26).
+    "webhookEndpoints": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
+    "webhookDeliveries": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
+    "expiryNotificationThresholds": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
     # -- mutations ------------------------------------------------------------------
     # Uploading touches no object of another account: the other owner uploads into its own.
     "uploadCertificate": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
@@ -74,6 +79,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "setOrderFacts": {"owner": F, "viewer": F, "reviewer": F, "operator": "ok", OTHER: F},
     "cancelReissue": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     "remindReviewer": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    # The other owner creates into, and sets the thresholds of, its own account.
+    "createWebhookEndpoint": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
+    "deleteWebhookEndpoint": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    "rotateWebhookSecret": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    "setExpiryNotificationThresholds": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
     # -- the role is allowed, the status is not -----------------------------------------
     "approveReissue@PENDING_CA_VERIFICATION": {
         "owner": F, "viewer": F, "reviewer": "INVALID_STATE", "operator": F, OTHER: F,
@@ -329,6 +339,9 @@ async def call(world: World, operation: str, role: str) -> str:
         assert len(stored["orderFactChanges"]) == (2 if outcome == "ok" else 0)
         return outcome
 
+    if name in WEBHOOK_OPERATIONS:
+        return await call_webhooks(world, name, role, client)
+
     # The mutations on one reissue.
     reissue = await world.reissue_in(status)
     document, variables = {
@@ -359,6 +372,93 @@ async def call(world: World, operation: str, role: str) -> str:
     return outcome
 
 
+WEBHOOK_OPERATIONS = {
+    "webhookEndpoints", "webhookDeliveries", "expiryNotificationThresholds", "createWebhookEndpoint",
+    "deleteWebhookEndpoint", "rotateWebhookSecret", "setExpiryNotificationThresholds",
+}
+HOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: deliveries stay PENDING
+HOOKS = "query($after: String) { webhookEndpoints(first: 100, after: $after) { totalCount edges { node { id } } } }"
+HOOK_DELIVERIES = """
+query($filter: WebhookDeliveryFilter) {
+  webhookDeliveries(first: 100, filter: $filter) { totalCount edges { node { id endpointId } } }
+}
+"""
+THRESHOLDS = "{ expiryNotificationThresholds }"
+CREATE_HOOK = """
+mutation($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) { webhookEndpoint { id } secret userErrors { code message field } }
+}
+"""
+HOOK_ACTIONS = {
+    "deleteWebhookEndpoint": "mutation($id: ID!) { deleteWebhookEndpoint(input: {endpointId: $id}) "
+                             "{ deletedEndpointId userErrors { code message field } } }",
+    "rotateWebhookSecret": "mutation($id: ID!) { rotateWebhookSecret(input: {endpointId: $id}) "
+                           "{ webhookEndpoint { id } secret userErrors { code message field } } }",
+}
+SET_THRESHOLDS = """
+mutation($input: SetExpiryNotificationThresholdsInput!) {
+  setExpiryNotificationThresholds(input: $input) { thresholds userErrors { code message field } }
+}
+"""
+
+
+async def _owner_endpoint(world: World) -> str:
+    payload = (await world.owner(CREATE_HOOK, {"input": {"url": HOOK_URL, "events": ["reissue.*"]}}))
+    assert payload["createWebhookEndpoint"]["userErrors"] == []
+    return payload["createWebhookEndpoint"]["webhookEndpoint"]["id"]
+
+
+async def call_webhooks(world: World, name: str, role: str, client: GraphQLClient) -> str:
+    staff = role in ("reviewer", "operator")
+    if name == "webhookEndpoints":
+        endpoint = await _owner_endpoint(world)
+        if staff:
+            return top_level_code(await client.raw(HOOKS))
+        return listed((await client(HOOKS))["webhookEndpoints"], endpoint, role == OTHER)
+    if name == "webhookDeliveries":
+        endpoint = await _owner_endpoint(world)
+        await world.reissue_in("PENDING_CA_VERIFICATION")
+        for _ in range(300):  # the relay makes the delivery within a poll or two
+            mine = (await world.owner(HOOK_DELIVERIES, {"filter": {"endpointId": endpoint}}))["webhookDeliveries"]
+            if mine["edges"]:
+                break
+            await asyncio.sleep(0.1)
+        delivery = mine["edges"][0]["node"]["id"]
+        if staff:
+            return top_level_code(await client.raw(HOOK_DELIVERIES))
+        everything = (await client(HOOK_DELIVERIES))["webhookDeliveries"]
+        by_endpoint = (await client(HOOK_DELIVERIES, {"filter": {"endpointId": endpoint}}))["webhookDeliveries"]
+        outcomes = {listed(everything, delivery, role == OTHER), listed(by_endpoint, delivery, role == OTHER)}
+        assert len(outcomes) == 1, "the filtered list disagrees with the whole list"
+        return outcomes.pop()
+    if name == "expiryNotificationThresholds":
+        set_ = (await world.owner(SET_THRESHOLDS, {"input": {"thresholds": [45, 3]}}))
+        assert set_["setExpiryNotificationThresholds"]["userErrors"] == []
+        if staff:
+            return top_level_code(await client.raw(THRESHOLDS))
+        return "ok" if (await client(THRESHOLDS))["expiryNotificationThresholds"] == [45, 3] else "null"
+    if name == "createWebhookEndpoint":
+        before = (await world.owner(HOOKS))["webhookEndpoints"]["totalCount"]
+        payload = (await client(CREATE_HOOK, {"input": {"url": HOOK_URL, "events": ["reissue.issued"]}}))
+        outcome = payload_outcome(payload["createWebhookEndpoint"], "webhookEndpoint")
+        assert (payload["createWebhookEndpoint"]["secret"] is not None) == (outcome == "ok")
+        after = (await world.owner(HOOKS))["webhookEndpoints"]["totalCount"]
+        assert after == before + (1 if outcome == "ok" and role != OTHER else 0), "created in the wrong account"
+        return outcome
+    if name == "setExpiryNotificationThresholds":
+        payload = (await client(SET_THRESHOLDS, {"input": {"thresholds": [60, 2]}}))
+        outcome = payload_outcome(payload["setExpiryNotificationThresholds"], "thresholds")
+        mine = (await world.owner(THRESHOLDS))["expiryNotificationThresholds"]
+        assert (mine == [60, 2]) == (outcome == "ok" and role != OTHER), "set in the wrong account"
+        return outcome
+    endpoint = await _owner_endpoint(world)
+    payload = next(iter((await client(HOOK_ACTIONS[name], {"id": endpoint})).values()))
+    outcome = payload_outcome(payload, "deletedEndpointId" if name == "deleteWebhookEndpoint" else "webhookEndpoint")
+    still = [e["node"]["id"] for e in (await world.owner(HOOKS))["webhookEndpoints"]["edges"]]
+    assert (endpoint in still) == (outcome != "ok" or name != "deleteWebhookEndpoint"), "a refused delete deleted"
+    return outcome
+
+
 CELLS = [
     pytest.param(operation, role, id=f"{operation}-by-{role}")
     for operation, by_role in EXPECTED.items()
@@ -371,6 +471,8 @@ def test_the_table_covers_every_operation_of_the_contract_and_every_role():
         "node", "certificate", "certificates", "reissue", "reissues", "previewReissue", "reviewQueue",
         "uploadCertificate", "requestReissue", "checkDomainValidation", "approveReissue",
         "rejectReissue", "confirmCaVerification", "setOrderFacts", "cancelReissue", "remindReviewer",
+        "webhookEndpoints", "webhookDeliveries", "expiryNotificationThresholds", "createWebhookEndpoint",
+        "deleteWebhookEndpoint", "rotateWebhookSecret", "setExpiryNotificationThresholds",
     }
     assert operations <= {name.partition("@")[0] for name in EXPECTED}
     assert all(set(by_role) == set(ROLES) for by_role in EXPECTED.values())
