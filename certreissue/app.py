@@ -22,6 +22,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from urllib.parse import unquote_to_bytes
 
 from cross_web import HTTPException
@@ -251,15 +252,15 @@ async def _webhooks_forever(services: Services) -> None:
     is due (unless CERTS_WEBHOOK_DELIVERY is off), every CERTS_WEBHOOK_POLL_SECONDS; the
     certificate.expiring sweep runs with the reissue sweep's rhythm, in one process at a time."""
     settings, webhooks = services.settings, services.webhooks
-    last_expiry = 0.0
+    last_expiry, every = 0.0, min(SWEEP_INTERVAL_SECONDS, settings.webhook_poll_seconds * 15)
     while True:
         try:
             await webhooks.relay()
             if settings.webhook_delivery:
                 await webhooks.deliver_due()
-            if time.monotonic() - last_expiry >= min(SWEEP_INTERVAL_SECONDS, settings.webhook_poll_seconds * 15):
+            if time.monotonic() - last_expiry >= every:
                 last_expiry = time.monotonic()
-                await webhooks.expiry_sweep()
+                await webhooks.expiry_sweep(timedelta(seconds=every))
         except PyMongoError:
             log.warning("webhooks skipped: database unavailable")
         except Exception:  # noqa: BLE001 - like the sweeper, it must outlive one bad document

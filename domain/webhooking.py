@@ -37,7 +37,6 @@ from domain.webhooks import (
 
 log = logging.getLogger("certreissue.webhooks")
 LEASE = timedelta(seconds=60)  # a delivery's claim; far above the delivery timeout
-EXPIRY_LEASE = timedelta(seconds=60)
 
 
 def _context(endpoint_id: str) -> str:
@@ -220,13 +219,14 @@ class WebhookService:
 
     # -- certificate.expiring -----------------------------------------------------------
 
-    async def expiry_sweep(self, limit: int = 500) -> int:
+    async def expiry_sweep(self, lease: timedelta = timedelta(seconds=15), limit: int = 500) -> int:
         """certificate.expiring at each account's thresholds, once per version (serial) and
-        threshold: one process at a time holds the sweep's lease, and the event and delivery
-        IDs are deterministic besides, so two sweeps never send twice. Only the most urgent
+        threshold: one process at a time holds the sweep's lease (for `lease`, the sweep's
+        interval; it lapses if its holder dies), and the event and delivery IDs are
+        deterministic besides, so two sweeps never send twice. Only the most urgent
         threshold crossed is sent (a service that was down sends no burst)."""
         now = self._clock.now()
-        if not await self._store.take_lease("expiry-sweep", self.holder, now, now + EXPIRY_LEASE):
+        if not await self._store.take_lease("expiry-sweep", self.holder, now, now + lease):
             return 0
         made = 0
         for account in await self._store.expiry_subscribers():

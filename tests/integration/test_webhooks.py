@@ -263,8 +263,11 @@ async def test_an_unreachable_receiver_is_retried_with_the_error_recorded(owner)
     with WebhookReceiver() as receiver:
         closed = receiver.url  # taken, then closed: connections are refused
     endpoint, _ = await create_endpoint(owner, closed, ["reissue.created"])
+    other, _ = await create_endpoint(owner, closed + "/other", ["reissue.created"])
     await pending_reissue(owner)
     (delivery,) = await wait_deliveries(owner, lambda d: d and d[0]["attemptCount"] >= 2, endpointId=endpoint["id"])
+    assert delivery["endpointId"] == endpoint["id"]
+    assert {d["endpointId"] for d in await all_deliveries(owner)} == {endpoint["id"], other["id"]}
     assert delivery["status"] == "PENDING" and delivery["nextAttemptAt"] is not None
     assert all(a["statusCode"] is None and a["error"].startswith("connection failed") for a in delivery["attempts"])
     filtered = await all_deliveries(owner, endpointId=endpoint["id"], status="DELIVERED")
