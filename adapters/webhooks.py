@@ -193,7 +193,7 @@ class MongoWebhookStore(WebhookStore):
             except DuplicateKeyError:
                 taken = await self._attempts.find_one({"_id": slot})
                 if taken is not None and _utc(taken["until"]) > now:
-                    return taken["holder"] == holder
+                    return False  # being posted (by this process too: never the same attempt twice)
                 if taken is not None:
                     await self._attempts.delete_one({"_id": slot, "holder": taken["holder"]})
         return False

@@ -219,7 +219,7 @@ class WebhookService:
 
     # -- certificate.expiring -----------------------------------------------------------
 
-    async def expiry_sweep(self, lease: timedelta = timedelta(seconds=15), limit: int = 500) -> int:
+    async def expiry_sweep(self, lease: timedelta = timedelta(seconds=15), limit: int = 500) -> int | None:
         """certificate.expiring at each account's thresholds, once per version (serial) and
         threshold: one process at a time holds the sweep's lease (for `lease`, the sweep's
         interval; it lapses if its holder dies), and the event and delivery IDs are
@@ -227,7 +227,7 @@ class WebhookService:
         threshold crossed is sent (a service that was down sends no burst)."""
         now = self._clock.now()
         if not await self._store.take_lease("expiry-sweep", self.holder, now, now + lease):
-            return 0
+            return None  # another process is sweeping
         made = 0
         for account in await self._store.expiry_subscribers():
             thresholds = await self._store.thresholds(account) or DEFAULT_EXPIRY_THRESHOLDS
