@@ -98,3 +98,25 @@ def test_a_bad_subscription_setting_is_refused_naming_the_variable(env, says):
 def test_a_bad_acme_setting_is_refused_naming_the_variable(env, says):
     with pytest.raises(ValueError, match=says):
         Settings.from_env(env)
+
+
+def test_the_webhook_settings_have_their_defaults_and_are_read_from_the_environment():
+    from datetime import timedelta
+
+    default = Settings.from_env({})
+    assert (default.webhook_delivery, default.webhook_poll_seconds, default.webhook_timeout_seconds) == (True, 1.0, 10.0)
+    assert (default.webhook_backoff_base_seconds, default.webhook_backoff_max_seconds) == (30.0, 21600.0)
+    assert default.webhook_retry_for == timedelta(days=3)
+    set_ = Settings.from_env({"CERTS_WEBHOOK_DELIVERY": "false", "CERTS_WEBHOOK_RETRY_FOR": "2h",
+                              "CERTS_WEBHOOK_BACKOFF_BASE_SECONDS": "0.5"})
+    assert (set_.webhook_delivery, set_.webhook_retry_for, set_.webhook_backoff_base_seconds) == (
+        False, timedelta(hours=2), 0.5)
+
+
+@pytest.mark.parametrize(("name", "value"), [("CERTS_WEBHOOK_RETRY_FOR", "3 days"),
+                                             ("CERTS_WEBHOOK_TIMEOUT_SECONDS", "0"),
+                                             ("CERTS_WEBHOOK_DELIVERY", "maybe")])
+def test_a_bad_webhook_setting_stops_the_start_naming_it(name, value):
+    with pytest.raises(ValueError) as caught:
+        Settings.from_env({name: value})
+    assert name in str(caught.value) or "boolean" in str(caught.value)
