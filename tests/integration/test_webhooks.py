@@ -333,3 +333,36 @@ async def test_two_processes_delivering_post_each_event_id_once(settings, databa
             verified(got, secret)
     finally:
         second.stop()
+
+
+class Crash(BaseException):
+    """A process's death (no `except Exception` survives it, as no code survives SIGKILL)."""
+
+
+async def test_a_process_dying_right_after_the_commit_point_loses_no_event(settings, database_uri, services, owner):
+    """The change is committed by its transition slot (adapters/mongo_reissues.py) and the
+    process dies before the reissue document is written. The sweep of another process applies
+    the slot's document, which carries the outbox flag with the event, and the event goes out."""
+    from certreissue.bootstrap import build_services
+    from domain.model import Caller, Role
+
+    with WebhookReceiver() as receiver:
+        _, secret = await create_endpoint(owner, receiver.url, ["reissue.cancelled"])
+        reissue = await pending_reissue(owner)
+        doomed = build_services(settings, database_uri)
+
+        async def die(doc, seq):
+            raise Crash("killed between the commit point and the write of the reissue document")
+
+        doomed.reissue_repository._apply = die  # noqa: SLF001
+        try:
+            with pytest.raises(Crash):
+                await doomed.reissues.cancel(Caller(owner.account, Role.OWNER), reissue["id"])
+        finally:
+            await doomed.close()
+        assert (await services.reissue_repository.get(reissue["id"])).status.value == "PENDING_DOMAIN_VALIDATION"
+        await services.reissues.sweep()  # any process's sweep (R24)
+        got = await receiver.wait_for(lambda got: len(got) >= 1)
+        await asyncio.sleep(1)
+        assert event_ids(receiver.snapshot()) == [f"msg_{reissue['id']}_1"]
+        assert verified(got, secret)[0]["data"]["status"] == "CANCELLED"
