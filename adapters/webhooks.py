@@ -241,11 +241,14 @@ class MongoWebhookStore(WebhookStore):
         ).to_list()
         return sorted({d["account"] for d in docs})
 
-    async def expiring(self, account: str, before: datetime, after: datetime, limit: int) -> list[ExpiringVersion]:
+    async def expiring(self, account: str, before: datetime, after: datetime, limit: int,
+                       *, after_key: tuple[datetime, str] | None = None) -> list[ExpiringVersion]:
+        query: dict = {"account": account, "status": "ISSUED", "notAfter": {"$gt": after, "$lte": before}}
+        if after_key is not None:  # keyset: past (notAfter, _id) of the last one read
+            query["$or"] = [{"notAfter": {"$gt": after_key[0]}}, {"notAfter": after_key[0], "_id": {"$gt": after_key[1]}}]
         docs = await self._certificates.find(
-            {"account": account, "status": "ISSUED", "notAfter": {"$gt": after, "$lte": before}},
-            {"domain": 1, "serialNumber": 1, "notAfter": 1, "account": 1},
-        ).limit(limit).to_list()
+            query, {"domain": 1, "serialNumber": 1, "notAfter": 1, "account": 1},
+        ).sort([("notAfter", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list()
         return [ExpiringVersion(d["account"], d["_id"], d["domain"], d["serialNumber"], _utc(d["notAfter"]))
                 for d in docs]
 

@@ -720,9 +720,10 @@ class WebhookStore(ABC):
         """Accounts with an endpoint subscribed to certificate.expiring."""
 
     @abstractmethod
-    async def expiring(self, account: str, before: datetime, after: datetime,
-                       limit: int) -> list[ExpiringVersion]:
-        """The account's issued certificates whose current version ends in (after, before]."""
+    async def expiring(self, account: str, before: datetime, after: datetime, limit: int,
+                       *, after_key: tuple[datetime, str] | None = None) -> list[ExpiringVersion]:
+        """The account's issued certificates whose current version ends in (after, before],
+        by (notAfter, ID), past `after_key`."""
 
     @abstractmethod
     async def take_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:

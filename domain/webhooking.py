@@ -3,6 +3,7 @@ relay, delivery with retries, and the certificate.expiring sweep."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import random
@@ -182,15 +183,16 @@ class WebhookService:
         """Posts up to `limit` due deliveries, one at a time; each is leased to this process
         while it runs (a dead process's lease expires) and each attempt has a unique slot,
         so no two processes post the same attempt."""
-        done = 0
-        while done < limit:
+        claimed = []
+        while len(claimed) < limit:
             now = self._clock.now()
             delivery = await self._store.claim_due(now, self.holder, now + LEASE)
             if delivery is None:
                 break
-            done += 1
-            await self._attempt(delivery)
-        return done
+            claimed.append(delivery)
+        # Side by side: one slow receiver (up to its timeout) holds back no other delivery.
+        await asyncio.gather(*(self._attempt(d) for d in claimed))
+        return len(claimed)
 
     async def _attempt(self, delivery: Delivery) -> None:
         number = len(delivery.attempts) + 1
@@ -234,7 +236,7 @@ class WebhookService:
             endpoints = [e for e in await self._store.endpoints_of(account)
                          if subscribed(e.events, CERTIFICATE_EXPIRING)]
             horizon = now + timedelta(days=max(thresholds))
-            for version in await self._store.expiring(account, horizon, now, limit):
+            for version in await self._expiring(account, horizon, now, limit):
                 threshold = due_threshold(version.not_after, now, thresholds)
                 if threshold is None:
                     continue
@@ -243,3 +245,13 @@ class WebhookService:
                 for endpoint in endpoints:
                     made += await self._add(endpoint, event, now)
         return made
+
+    async def _expiring(self, account: str, horizon: datetime, now: datetime, batch: int) -> list:
+        """Every version of the account ending within the horizon, read in batches (soonest first)."""
+        found, after = [], None
+        while True:
+            page = await self._store.expiring(account, horizon, now, batch, after_key=after)
+            found += page
+            if len(page) < batch:
+                return found
+            after = (page[-1].not_after, page[-1].certificate_id)

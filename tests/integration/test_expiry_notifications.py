@@ -147,3 +147,13 @@ async def test_a_receiver_gets_a_signed_expiry_notice_with_the_certificate_and_d
         assert event_ids(got) == [f"msg_exp_{cert['id']}_{cert['serialNumber'].lower()}_7d"]
         deliveries = await all_deliveries(owner, endpointId=endpoint["id"])
         assert [d["eventType"] for d in deliveries] == ["certificate.expiring"]
+
+
+async def test_every_expiring_certificate_is_reached_however_many_the_account_has(own_world):
+    _, services, _ = own_world
+    caller = Caller("expiry-many", Role.OWNER)
+    await services.webhooks.create_endpoint(caller, "http://127.0.0.1:9/hooks", ["certificate.expiring"])
+    for days_left in (5, 5, 3, 20):
+        await _upload(services, caller, days_left)
+    await services.webhooks.expiry_sweep(limit=1)  # read one certificate at a time
+    assert sorted(t for _, t in await _expiring(services, "expiry-many")) == [7, 7, 7, 30]

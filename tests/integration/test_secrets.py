@@ -12,6 +12,7 @@ plaintext private keys, the raw API tokens and the body markers.
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 import os
@@ -389,6 +390,21 @@ def _run_traffic(api: Api, owner: str, reviewer: str, dns_server, secrets_: list
     # The certificate now carries the new key, still only as the owner's encrypted PKCS#8.
     after = api.data("read reissued key", CERT_KEY, {"id": protected_id}, token=owner)["certificate"]["privateKeyPem"]
     assert after is None or "ENCRYPTED PRIVATE KEY" in after, after[:40]
+
+    # Webhook signing secrets: shown once (create, rotate), kept sealed, never logged.
+    hooks_host = f"hooks.{unique_zone()}"
+    dns_server.resolver.set(hooks_host, "A", ["93.184.216.34"])  # public; only expiry events, none due
+    created = api.data("create webhook", """mutation($input: CreateWebhookEndpointInput!) {
+      createWebhookEndpoint(input: $input) { webhookEndpoint { id } secret userErrors { code message } } }""",
+        {"input": {"url": f"https://{hooks_host}/in", "events": ["certificate.expiring"]}}, token=owner,
+    )["createWebhookEndpoint"]
+    assert created["userErrors"] == [] and created["secret"].startswith("whsec_"), created
+    rotated = api.data("rotate webhook secret", """mutation($id: ID!) {
+      rotateWebhookSecret(input: {endpointId: $id}) { secret userErrors { code message } } }""",
+        {"id": created["webhookEndpoint"]["id"]}, token=owner)["rotateWebhookSecret"]
+    for label, secret in (("webhook secret", created["secret"]), ("rotated webhook secret", rotated["secret"])):
+        raw = base64.b64decode(secret.removeprefix("whsec_"))
+        secrets_.append(Secret(label, [secret, secret.removeprefix("whsec_")], [secret.encode(), raw]))
     return encrypted_pem, protected.leaf_pem
 
 
