@@ -49,6 +49,7 @@ async def ensure_webhook_indexes(database: Database) -> None:
     await db.webhook_endpoints.create_index([("events", ASCENDING)], name="events")
     await db.webhook_deliveries.create_index([("status", ASCENDING), ("nextAttemptAt", ASCENDING)], name="due")
     await db.webhook_deliveries.create_index([("account", ASCENDING), ("_id", DESCENDING)], name="account_id")
+    await db.webhook_deliveries.create_index([("status", ASCENDING), ("createdAt", ASCENDING)], name="purge")
     await db.webhook_deliveries.create_index(
         [("account", ASCENDING), ("endpointId", ASCENDING), ("_id", DESCENDING)], name="account_endpoint_id"
     )
@@ -223,6 +224,13 @@ class MongoWebhookStore(WebhookStore):
             query["_id"] = {"$lt": decode_cursor(after, field=["after"], prefix=DELIVERY_ID_PREFIX)}
         docs = await self._deliveries.find(query).sort("_id", DESCENDING).limit(first + 1).to_list()
         return Page([_delivery_from_doc(d) for d in docs[:first]], len(docs) > first, total)
+
+    async def purge_deliveries(self, created_before: datetime) -> int:
+        result = await self._deliveries.delete_many({
+            "status": {"$in": [DeliveryStatus.DELIVERED.value, DeliveryStatus.FAILED.value]},
+            "createdAt": {"$lt": created_before},
+        })
+        return result.deleted_count
 
     # -- expiry ------------------------------------------------------------------------
 

@@ -261,6 +261,7 @@ async def _webhooks_forever(services: Services) -> None:
             if time.monotonic() - last_expiry >= every:
                 last_expiry = time.monotonic()
                 await webhooks.expiry_sweep(timedelta(seconds=every))
+                await webhooks.purge()
         except PyMongoError:
             log.warning("webhooks skipped: database unavailable")
         except Exception:  # noqa: BLE001 - like the sweeper, it must outlive one bad document

@@ -710,6 +710,10 @@ class WebhookStore(ABC):
                               first: int, after: str | None, with_total: bool = True) -> Page: ...
 
     @abstractmethod
+    async def purge_deliveries(self, created_before: datetime) -> int:
+        """Deletes DELIVERED and FAILED deliveries recorded before `created_before`."""
+
+    @abstractmethod
     async def thresholds(self, account: str) -> tuple[int, ...] | None: ...
 
     @abstractmethod

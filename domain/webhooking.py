@@ -38,6 +38,10 @@ from domain.webhooks import (
 
 log = logging.getLogger("certreissue.webhooks")
 LEASE = timedelta(seconds=60)  # a delivery's claim; far above the delivery timeout
+# Finished deliveries are kept this long (webhookDeliveries shows them). A reissue's events
+# are relayed again only while it changes, within its lifetime (R24), far shorter: a purged
+# delivery is never made again.
+DELIVERY_RETENTION = timedelta(days=30)
 
 
 def _context(endpoint_id: str) -> str:
@@ -218,6 +222,9 @@ class WebhookService:
             following = next_attempt(self._policy, number, first, attempt.at, self._jitter())
             status = DeliveryStatus.PENDING if following else DeliveryStatus.FAILED
         await self._store.record_attempt(delivery.id, number, attempt, status.value, following)
+
+    async def purge(self) -> int:
+        return await self._store.purge_deliveries(self._clock.now() - DELIVERY_RETENTION)
 
     # -- certificate.expiring -----------------------------------------------------------
 

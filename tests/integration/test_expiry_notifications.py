@@ -157,3 +157,21 @@ async def test_every_expiring_certificate_is_reached_however_many_the_account_ha
         await _upload(services, caller, days_left)
     await services.webhooks.expiry_sweep(limit=1)  # read one certificate at a time
     assert sorted(t for _, t in await _expiring(services, "expiry-many")) == [7, 7, 7, 30]
+
+
+async def test_finished_deliveries_are_purged_after_30_days_and_pending_ones_kept(own_world):
+    clock, services, _ = own_world
+    caller = Caller("purge-acct", Role.OWNER)
+    await services.webhooks.create_endpoint(caller, "http://127.0.0.1:9/hooks", ["certificate.expiring"])
+    for days_left in (5, 3, 20):
+        await _upload(services, caller, days_left)
+    await services.webhooks.expiry_sweep()
+    deliveries = services.database.db.webhook_deliveries
+    ids = sorted(d["_id"] for d in await deliveries.find({"account": "purge-acct"}).to_list())
+    await deliveries.update_one({"_id": ids[0]}, {"$set": {"status": "DELIVERED"}})
+    await deliveries.update_one({"_id": ids[1]}, {"$set": {"status": "FAILED"}})
+    clock.advance(timedelta(days=29))
+    assert await services.webhooks.purge() == 0
+    clock.advance(timedelta(days=1, seconds=1))
+    assert await services.webhooks.purge() == 2
+    assert [d["_id"] for d in await deliveries.find({"account": "purge-acct"}).to_list()] == [ids[2]]
