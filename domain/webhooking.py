@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import logging
 import random
 import secrets as secrets_module
 from collections.abc import Callable, Sequence
@@ -36,7 +35,6 @@ from domain.webhooks import (
     subscribed,
 )
 
-log = logging.getLogger("certreissue.webhooks")
 LEASE = timedelta(seconds=60)  # a delivery's claim; far above the delivery timeout
 # Finished deliveries are kept this long (webhookDeliveries shows them). A reissue's events
 # are relayed again only while it changes, within its lifetime (R24), far shorter: a purged

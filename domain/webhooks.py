@@ -303,6 +303,3 @@ class Delivery:
     next_attempt_at: datetime | None
     attempts: tuple[Attempt, ...] = field(default_factory=tuple)
 
-
-def secret_is_valid(secret: str) -> bool:
-    return bool(re.fullmatch(r"whsec_[A-Za-z0-9+/]{32,}={0,2}", secret))
