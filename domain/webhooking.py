@@ -166,7 +166,7 @@ class WebhookService:
             endpoints = endpoints_by_account[reissue.account]
             for event in reissue_events(reissue) if endpoints else ():
                 for endpoint in endpoints:
-                    if endpoint.created_at <= event.at and subscribed(endpoint.events, event.type):
+                    if endpoint.created_at <= event.at and subscribed(endpoint.events, event.type, event.also):
                         made += await self._add(endpoint, event, now)
             await self._store.relayed(reissue.id, seq)
         return made

@@ -60,8 +60,14 @@ def check_event_types(types: Sequence[str], field_path: Sequence[str] = ("input"
     return tuple(chosen)
 
 
-def subscribed(events: Iterable[str], event_type: str) -> bool:
-    return event_type in events or (event_type.startswith("reissue.") and REISSUE_ANY in events)
+def subscribed(events: Iterable[str], event_type: str, also: str | None = None) -> bool:
+    """`also`: the status type a reissue.created event stands for too (the status the
+    reissue started in), so that an endpoint subscribed to reissue.issued learns of a
+    reissue issued at once (R19) without a second event."""
+    events = tuple(events)
+    if event_type.startswith("reissue.") and REISSUE_ANY in events:
+        return True
+    return event_type in events or (also is not None and also in events)
 
 
 def reissue_event_type(reissue: Reissue, index: int) -> str:
@@ -111,6 +117,7 @@ class WebhookEvent:
     account: str
     at: datetime
     body: str
+    also: str | None = None  # reissue.created: the type of the status it started in
 
 
 def reissue_events(reissue: Reissue) -> list[WebhookEvent]:
@@ -130,7 +137,8 @@ def reissue_events(reissue: Reissue) -> list[WebhookEvent]:
         }
         kind = reissue_event_type(reissue, index)
         found.append(WebhookEvent(reissue_event_id(reissue.id, index), kind, reissue.account, event.at,
-                                  _body(kind, event.at, data)))
+                                  _body(kind, event.at, data),
+                                  also=REISSUE_STATUS_TYPES[event.to_status] if index == 0 else None))
     return found
 
 

@@ -50,6 +50,14 @@ def test_the_pattern_matches_every_reissue_type_and_no_other():
     assert not subscribed(("reissue.issued",), "reissue.rejected")
 
 
+def test_a_creation_reaches_endpoints_subscribed_to_the_status_it_started_in():
+    # R19: a reissue issued at once has one event (created, status ISSUED); an endpoint that
+    # asked for reissue.issued must hear of that certificate all the same.
+    assert subscribed(("reissue.issued",), "reissue.created", also="reissue.issued")
+    assert not subscribed(("reissue.issued",), "reissue.created", also="reissue.pending_domain_validation")
+    assert not subscribed(("certificate.expiring",), "reissue.created", also="reissue.issued")
+
+
 @pytest.mark.parametrize(("url", "host", "port", "target"), [
     ("https://hooks.example.com/in?x=1", "hooks.example.com", 443, "/in?x=1"),
     ("http://EXAMPLE.com:8080", "example.com", 8080, "/"),
