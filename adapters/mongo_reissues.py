@@ -389,6 +389,14 @@ class MongoReissueRepository(ReissueRepository):
     async def mark_applied(self, reissue_id: str) -> None:
         await self._col.update_one({"_id": reissue_id}, {"$set": {"applied": True}})
 
+    async def pending_auto_validation(self, limit: int = 100) -> list[Reissue]:
+        """Reissues waiting for a record the service places itself (R20 DNS_AUTO)."""
+        docs = await self._col.find({
+            "status": ReissueStatus.PENDING_DOMAIN_VALIDATION.value,
+            "domainValidation.method": ValidationMethod.DNS_AUTO.value,
+        }).limit(limit).to_list()
+        return [reissue_from_doc(d) for d in docs]
+
 
 class MongoLockStore(LockStore):
     def __init__(self, database: Database) -> None:

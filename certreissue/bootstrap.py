@@ -12,6 +12,12 @@ from adapters.acme_authority import AcmeAuthority
 from adapters.authority import BuiltInAuthority
 from adapters.bundles import ZipBundleWriter
 from adapters.clock import SystemClock
+from adapters.dns_update import Rfc2136Updater
+from adapters.mongo_auto_validation import (
+    MongoDnsProviderStore,
+    MongoPlacedRecordStore,
+    ensure_auto_validation_indexes,
+)
 from adapters.keys import ThreadKeyFactory
 from adapters.mongo import Database, MongoAccountRegistry, MongoCertificateRepository, MongoTokenStore
 from adapters.mongo_changes import MongoChangeFeed
@@ -32,6 +38,7 @@ from adapters.mongo_reissues import (
 from adapters.sealing import AesGcmSealer, derive_key, load_or_create_master_key
 from adapters.validation import LiveDomainChecker
 from certreissue.settings import Settings
+from domain.auto_validation import AutoValidation
 from domain.certificates import CertificateService
 from domain.downloads import DownloadService
 from domain.ports import AccountRegistry, ChangeFeed, Clock, DomainChecker, TokenStore
@@ -58,6 +65,7 @@ class Services:
     changes: ChangeFeed  # subscriptions; started by the app (certreissue/app.py), not by commands
     downloads: DownloadService
     revocations: RevocationService
+    auto_validation: AutoValidation  # DNS providers and the records placed through them (R18, R20)
     # Which exceptions mean the database did not answer (retried, not a bug).
     database_unavailable: Callable[[BaseException], bool] = field(
         default=lambda error: isinstance(error, PyMongoError)
@@ -68,6 +76,7 @@ class Services:
         await ensure_download_indexes(self.database)
         await ensure_reissue_indexes(self.database)
         await ensure_rate_limit_indexes(self.database)
+        await ensure_auto_validation_indexes(self.database)
 
     async def close(self) -> None:
         await self.changes.close()
@@ -116,6 +125,14 @@ def build_services(
             eab_kid=settings.acme_eab_kid, eab_hmac=settings.acme_eab_hmac, ca_bundle=settings.acme_ca_bundle,
         )
     reissue_repository = MongoReissueRepository(database)
+    checker = checker or LiveDomainChecker(
+        settings.dns_nameservers, settings.http_validation_port, allow_private=settings.http_validation_allow_private,
+    )
+    auto_validation = AutoValidation(
+        providers=MongoDnsProviderStore(database), records=MongoPlacedRecordStore(database),
+        updater=Rfc2136Updater(settings.dns_nameservers, allow_private=settings.dns_provider_allow_private),
+        checker=checker, sealer=sealer, clock=clock,
+    )
     locks = MongoLockStore(database)
     reissues = ReissueService(
         certificates=certificates,
@@ -126,17 +143,13 @@ def build_services(
         verifications=MongoVerificationLog(database),
         authority=issuer,
         keys=ThreadKeyFactory(),
-        checker=checker
-        or LiveDomainChecker(
-            settings.dns_nameservers,
-            settings.http_validation_port,
-            allow_private=settings.http_validation_allow_private,
-        ),
+        checker=checker,
         sealer=sealer,
         clock=clock,
         lifetime=timedelta(hours=settings.reissue_lifetime_hours),
         schedule=settings.validity_schedule,
         revocation_jobs=revocation_jobs,
+        auto_validation=auto_validation,
     )
     return Services(
         settings=settings,
@@ -169,4 +182,5 @@ def build_services(
             jobs=revocation_jobs, certificates=certificate_repository, authorities=[authority, issuer],
             fallback=authority, clock=clock, delay=settings.revoke_superseded_after,
         ),
+        auto_validation=auto_validation,
     )

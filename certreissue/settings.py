@@ -50,6 +50,8 @@ class Settings:
     dns_nameservers: tuple[str, ...] = ()
     http_validation_port: int = 80
     http_validation_allow_private: bool = False
+    # Automatic DNS validation may send updates to loopback and private addresses (local trials).
+    dns_provider_allow_private: bool = False
     trusted_ca_file: Path | None = None
     ca: str = "builtin"  # R23: which CA issues reissues: builtin, or acme (adapters/acme_authority.py)
     acme_directory: str | None = None
@@ -105,6 +107,7 @@ class Settings:
             dns_nameservers=nameservers,
             http_validation_port=int(env.get("CERTS_HTTP_VALIDATION_PORT", "80")),
             http_validation_allow_private=_bool(env.get("CERTS_HTTP_VALIDATION_ALLOW_PRIVATE", "false")),
+            dns_provider_allow_private=_bool(env.get("CERTS_DNS_PROVIDER_ALLOW_PRIVATE", "false")),
             trusted_ca_file=Path(env["CERTS_TRUSTED_CA_FILE"]) if env.get("CERTS_TRUSTED_CA_FILE") else None,
             **_acme(env),
             reissue_lifetime_hours=int(env.get("CERTS_REISSUE_LIFETIME_HOURS", "168")),

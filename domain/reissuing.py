@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain import rules
+from domain.auto_validation import AutoValidation
 from domain import x509 as pem
 from domain.certificates import CertificateService, require_account, require_role
 from domain.errors import DomainError, ErrorCode, Forbidden, InvalidInput, NotFound
@@ -165,7 +166,9 @@ class ReissueService:
         provider: ValidationProvider | None = None,
         schedule: ValiditySchedule = DEFAULT_SCHEDULE,
         revocation_jobs: RevocationJobs | None = None,
+        auto_validation: AutoValidation | None = None,
     ) -> None:
+        self._auto = auto_validation
         self._revocation_jobs = revocation_jobs
         self._certificates = certificates
         self._certificate_repository = certificate_repository
@@ -297,6 +300,7 @@ class ReissueService:
         try:
             require_role(caller, Role.OWNER)
             checked = self._check(certificate, request)
+            await self._check_automatic(certificate, checked)
             same = self._same_csr_without_generating(certificate, checked)
             steps = rules.required_steps(
                 certificate,
@@ -304,6 +308,7 @@ class ReissueService:
                 self._clock.now(),
                 same_csr=same,
                 last_verified_at=await self._verifications.last(caller.account, checked.domain, certificate.organization_name),
+                auto_validation_configured=await self.auto_validation_configured(certificate),
             )
         except DomainError as error:
             return Preview(eligibility, [error], None, self.validity_for(certificate, self._clock.now()))
@@ -335,7 +340,7 @@ class ReissueService:
                 code=ErrorCode.OPTION_NOT_ALLOWED,
                 field=["input", "validationMethod"],
             )
-        if method in (ValidationMethod.DNS_AUTO, ValidationMethod.FILE_AUTO) and self._provider is None:
+        if method == ValidationMethod.FILE_AUTO and self._provider is None:
             raise InvalidInput(
                 f"{method.value} needs an automatic validation provider, and none is configured on this "
                 "service: use DNS or FILE",
@@ -352,6 +357,23 @@ class ReissueService:
                 algorithm, parameter, exponent, field=["input", "csrSource"], what="the original CSR's"
             )
         return checked
+
+    async def _check_automatic(self, certificate: Certificate, checked: rules.CheckedRequest) -> None:
+        """R20 DNS_AUTO: only through a DNS provider of this account covering the domain."""
+        if checked.validation_method != ValidationMethod.DNS_AUTO:
+            return
+        if self._auto is None or await self._auto.covering(certificate.account, checked.domain) is None:
+            raise InvalidInput(
+                f"DNS_AUTO needs a DNS provider of this account for a zone holding {checked.domain}, and none is "
+                "configured: configure one (configureDnsProvider), or use DNS",
+                code=ErrorCode.OPTION_NOT_ALLOWED,
+                field=["input", "validationMethod"],
+            )
+
+    async def auto_validation_configured(self, certificate: Certificate) -> bool:
+        """R18: a provider of the certificate's account covers its domain and passed its
+        last check (the fact, from configured providers; never a flag someone set)."""
+        return self._auto is not None and await self._auto.configured(certificate.account, certificate.domain)
 
     @staticmethod
     def _check_uploaded_csr(checked: rules.CheckedRequest):
@@ -430,6 +452,7 @@ class ReissueService:
         now = self._clock.now()
         eligibility = await self.eligibility(caller, certificate)
         checked = self._check(certificate, request)
+        await self._check_automatic(certificate, checked)
 
         reissue_id = self._reissues.new_id()
         claim = None
@@ -499,6 +522,7 @@ class ReissueService:
             now,
             same_csr=prepared.same_as_original,
             last_verified_at=await self._verifications.last(caller.account, checked.domain, certificate.organization_name),
+            auto_validation_configured=await self.auto_validation_configured(certificate),
         )
         now = self._clock.now()
         pending_until = now + rules.LOCK_GRACE
@@ -600,12 +624,33 @@ class ReissueService:
             await self._lost_locks(reissue, actor)
         if reissue.status == ReissueStatus.ISSUED:
             await self._finish_after_submit(self._apply_issuance(reissue), reissue)
-        if validation is not None and validation.method in (ValidationMethod.DNS_AUTO, ValidationMethod.FILE_AUTO):
+        if validation is not None and validation.method == ValidationMethod.DNS_AUTO:
+            # R20: the service places the record and checks it itself, now; the sweep again.
+            reissue = await self._automatic_step(reissue) or reissue
+        elif validation is not None and validation.method == ValidationMethod.FILE_AUTO:
             assert self._provider is not None
             await self._finish_after_submit(
                 self._provider.place(validation.method, reissue.domain, validation.token), reissue
             )
         return RequestResult(reissue, prepared.returned_key_pem)
+
+    async def _automatic_step(self, reissue: Reissue) -> Reissue | None:
+        """R20 DNS_AUTO: places the record (unless placed), then checks it as "Validate now"
+        would (R21). A server that refuses or is down leaves the reissue pending with the
+        diagnosis; nothing is lost, the sweep tries again. None when it failed unexpectedly."""
+        assert self._auto is not None
+        validation = reissue.domain_validation
+        try:
+            if not await self._auto.is_placed(reissue.id):
+                diagnosis = await self._auto.place(reissue.account, reissue.id, reissue.domain, validation.token)
+                if diagnosis is not None:
+                    return await self._failed_check(reissue, validation, diagnosis)
+            return await self._validate(reissue, SYSTEM_ACTOR)
+        except DomainError as error:  # it changed meanwhile (cancelled, validated by the owner)
+            log.info("reissue %s: automatic validation step skipped: %s", reissue.id, error.message)
+        except Exception:  # noqa: BLE001
+            log.exception("reissue %s: automatic validation step failed; the sweep tries again", reissue.id)
+        return None
 
     async def _open_order(self, reissue: Reissue, method: ValidationMethod) -> tuple[Reissue, str | None]:
         """R20 with an ACME CA: the reissue's order, opened before the reissue is stored (a
@@ -727,6 +772,14 @@ class ReissueService:
     async def _release_locks(self, reissue: Reissue) -> None:
         await self._locks.release(f"{reissue.id}:primary")
         await self._locks.release(f"{reissue.id}:certificate")
+        if self._auto is not None and reissue.domain_validation is not None \
+                and reissue.domain_validation.method == ValidationMethod.DNS_AUTO:
+            # R20: the record goes when the reissue ends; what the server does not take
+            # now, the sweep removes later.
+            try:
+                await self._auto.release(reissue.id)
+            except Exception:  # noqa: BLE001
+                log.exception("reissue %s: its TXT record was not removed; the sweep tries again", reissue.id)
 
     async def _expire(self, reissue: Reissue) -> Reissue:
         try:
@@ -876,6 +929,17 @@ class ReissueService:
                 code=ErrorCode.INVALID_STATE,
                 field=["reissueId"],
             )
+        return await self._validate(reissue, caller.actor)
+
+    async def _validate(self, reissue: Reissue, actor: str) -> Reissue:
+        validation = reissue.domain_validation
+        assert validation is not None
+        if validation.method == ValidationMethod.DNS_AUTO and self._auto is not None \
+                and not await self._auto.is_placed(reissue.id):
+            # Placing failed before (the server was down): "Validate now" places it first.
+            diagnosis = await self._auto.place(reissue.account, reissue.id, reissue.domain, validation.token)
+            if diagnosis is not None:
+                return await self._failed_check(reissue, validation, diagnosis)
         if validation.method in (ValidationMethod.DNS, ValidationMethod.DNS_AUTO):
             outcome = await self._checker.check_dns(validation.dns_name(reissue.domain), validation.token)
         else:
@@ -896,13 +960,13 @@ class ReissueService:
         note = f"domain validated by {validation.method.value}"
         if following == ReissueStatus.ISSUED:
             try:
-                return await self._issue(reissue, caller.actor, note=note, domain_validation=verified)
+                return await self._issue(reissue, actor, note=note, domain_validation=verified)
             except CaError as error:
                 # The order stays as it is (its URL on the reissue): a later check resumes it.
                 return await self._failed_check(reissue, verified, _ca_diagnosis(error, "finalising the order"),
                                                 status=DomainValidationStatus.VERIFIED)
         return await self._transition(
-            reissue, following, caller.actor, note, "validate", domain_validation=verified
+            reissue, following, actor, note, "validate", domain_validation=verified
         )
 
     async def _failed_check(
@@ -1039,7 +1103,23 @@ class ReissueService:
                 counts["released"] += 1
         # Idempotency keys are kept at least 24 h; dropped after IDEMPOTENCY_RETENTION.
         counts["idempotency_keys"] = await self._idempotency.purge_before(self._clock.now() - IDEMPOTENCY_RETENTION)
+        if self._auto is not None:
+            # R20 DNS_AUTO: a waiting reissue is placed (again) and checked; records of
+            # reissues that ended, and probes a dead process left, are removed.
+            counts["auto_checked"] = 0
+            for reissue in await self._reissues.pending_auto_validation():
+                if await self._automatic_step(reissue) is not None:
+                    counts["auto_checked"] += 1
+            counts["auto_records_removed"] = await self._auto.sweep(self._reissue_finished)
         return counts
+
+    async def _reissue_finished(self, reissue_id: str) -> bool:
+        reissue = await self._reissues.get(reissue_id)
+        if reissue is None:
+            # Placed by a request that died before its reissue was stored: gone for good
+            # once the lock's grace is over (R24).
+            return True
+        return not reissue.status.is_active
 
 
 def _ca_diagnosis(error: CaError, doing: str) -> str:

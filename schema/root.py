@@ -24,6 +24,7 @@ from domain.errors import DomainError
 from schema.extensions import CostLimits, MaskInternalErrors
 from schema.get_operation import GetOperation
 from schema.suggestions import HideSuggestions
+from resolvers import auto_validation as auto_validation_resolvers
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from resolvers import subscriptions as subscription_resolvers
@@ -38,6 +39,12 @@ from schema.inputs import (
     RequestReissueInput,
     SetOrderFactsInput,
     UploadCertificateInput,
+)
+from schema.auto_validation_types import (
+    ConfigureDnsProviderInput,
+    DnsProvider,
+    DnsProviderPayload,
+    RemoveDnsProviderPayload,
 )
 from schema.reissue_types import Reissue, ReissueConnection
 from schema.types import (
@@ -236,6 +243,11 @@ class Query:
         )
         return ReissueConnection.from_page(page)
 
+    @strawberry.field(description="The account's DNS providers for DNS_AUTO (R20; owner or viewer, R26); "
+                      "secrets are never returned.")
+    async def dns_providers(self, info: strawberry.Info[Context]) -> list[DnsProvider]:
+        return [DnsProvider.from_domain(p) for p in await auto_validation_resolvers.dns_providers(info.context)]
+
 
 @strawberry.type
 class Mutation:
@@ -303,6 +315,23 @@ class Mutation:
     @strawberry.mutation
     async def cancel_reissue(self, info: strawberry.Info[Context], reissue_id: strawberry.ID) -> ReissuePayload:
         return ReissuePayload.of(await reissue_resolvers.cancel(info.context, str(reissue_id)))
+
+    @strawberry.mutation(description="owner role (R26): the zone's primary server and TSIG key for DNS_AUTO (R20); "
+                         "the same zone again replaces it. Saved only after a probe proves the server serves the "
+                         "zone as the world sees it.")
+    async def configure_dns_provider(
+        self, info: strawberry.Info[Context], input: ConfigureDnsProviderInput
+    ) -> DnsProviderPayload:
+        found, errors = await auto_validation_resolvers.configure_dns_provider(info.context, input.to_domain())
+        return DnsProviderPayload(dns_provider=DnsProvider.from_domain(found) if found else None,
+                                  user_errors=user_errors(errors))
+
+    @strawberry.mutation(description="owner role (R26). Records already placed are still removed when their "
+                         "reissues end.")
+    async def remove_dns_provider(self, info: strawberry.Info[Context], id: strawberry.ID) -> RemoveDnsProviderPayload:
+        removed, errors = await auto_validation_resolvers.remove_dns_provider(info.context, str(id))
+        return RemoveDnsProviderPayload(removed_id=strawberry.ID(removed) if removed else None,
+                                        user_errors=user_errors(errors))
 
     @strawberry.mutation(description="At most once per 24 h per reissue (R22); RATE_LIMITED otherwise.")
     async def remind_reviewer(self, info: strawberry.Info[Context], reissue_id: strawberry.ID) -> ReissuePayload:

@@ -5,6 +5,7 @@ account: each gets fresh account names."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -27,6 +28,7 @@ from tests import certs
 from tests.support.dnsserver import ChallengeDNS
 from tests.support.embedded import EMBEDDED_DB, new_embedded
 from tests.support.httpserver import FileSite
+from tests.support.knot import Knot
 
 
 def pytest_report_header(config) -> str:
@@ -100,6 +102,7 @@ def settings(data_dir: Path, dns_server: ChallengeDNS, file_site: FileSite) -> S
         dns_nameservers=(f"127.0.0.1:{dns_server.port}",),
         http_validation_port=file_site.port,
         http_validation_allow_private=True,  # the test web server is on loopback
+        dns_provider_allow_private=True,  # the tests' DNS servers (Knot) are on loopback
         # Many tests send bursts of mutations with one token; the limit has tests of its own.
         rate_limit_per_minute=0,
         # Revocation tests wait for a process's token cache to forget (R26: within 30 s).
@@ -152,6 +155,48 @@ async def services(settings: Settings, database_uri: str, api) -> AsyncIterator[
         yield s
     finally:
         await s.close()
+
+
+@pytest.fixture(scope="session")
+def knot(tmp_path_factory) -> Iterator[Knot]:
+    """Knot DNS, authoritative for a zone of its own, updated over RFC 2136 with its TSIG key
+    (skipped here, failing in CI, without knotd: tests/support/knot.py)."""
+    server = Knot(tmp_path_factory.mktemp("knot"), f"z{uuid.uuid4().hex[:10]}.com", free_port()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def knot_settings(settings: Settings, knot: Knot) -> Settings:
+    return dataclasses.replace(settings, dns_nameservers=(knot.address,))
+
+
+@pytest.fixture(scope="session")
+def knot_api(knot_settings: Settings, database_uri: str) -> Iterator[ApiServer]:
+    """An API process, on the session's database, whose resolver sees the Knot server's zone
+    (the world's view, for DNS_AUTO); the session's `api` resolves through another server."""
+    server = ApiServer(knot_settings, database_uri).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def knot_services(knot_settings: Settings, database_uri: str, knot_api) -> AsyncIterator[Services]:
+    built = build_services(knot_settings, database_uri)
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+@pytest.fixture(scope="session")
+async def knot_http(knot_api: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=knot_api.url, timeout=30) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
