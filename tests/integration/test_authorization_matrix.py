@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 
 from tests import certs
@@ -63,6 +64,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "reviewQueue@PENDING_MANUAL_REVIEW": {"owner": F, "viewer": F, "reviewer": "ok", "operator": "null", OTHER: F},
     "reviewQueue@PENDING_CA_VERIFICATION": {"owner": F, "viewer": F, "reviewer": "null", "operator": "ok", OTHER: F},
     "previewReissue": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    # An account's DNS providers (R20): read by its tokens, configured and removed by its owner.
+    "dnsProviders": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
     # -- mutations ------------------------------------------------------------------
     # Uploading touches no object of another account: the other owner uploads into its own.
     "uploadCertificate": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
@@ -74,6 +77,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "setOrderFacts": {"owner": F, "viewer": F, "reviewer": F, "operator": "ok", OTHER: F},
     "cancelReissue": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     "remindReviewer": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    # Configuring touches no object of another account: the other owner configures its own.
+    "configureDnsProvider": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
+    "removeDnsProvider": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     # -- the role is allowed, the status is not -----------------------------------------
     "approveReissue@PENDING_CA_VERIFICATION": {
         "owner": F, "viewer": F, "reviewer": "INVALID_STATE", "operator": F, OTHER: F,
@@ -371,12 +377,66 @@ def test_the_table_covers_every_operation_of_the_contract_and_every_role():
         "node", "certificate", "certificates", "reissue", "reissues", "previewReissue", "reviewQueue",
         "uploadCertificate", "requestReissue", "checkDomainValidation", "approveReissue",
         "rejectReissue", "confirmCaVerification", "setOrderFacts", "cancelReissue", "remindReviewer",
+        "dnsProviders", "configureDnsProvider", "removeDnsProvider",
     }
     assert operations <= {name.partition("@")[0] for name in EXPECTED}
     assert all(set(by_role) == set(ROLES) for by_role in EXPECTED.values())
 
 
 @pytest.mark.parametrize(("operation", "role"), CELLS)
-async def test_authorization(world, operation, role):
+async def test_authorization(world, operation, role, request):
     expected = EXPECTED[operation][role]
+    if operation in DNS_PROVIDER_OPERATIONS:
+        # Knot DNS and an API that sees its zone (the probe), only for these cells.
+        knot, knot_api = request.getfixturevalue("knot"), request.getfixturevalue("knot_api")
+        async with httpx.AsyncClient(base_url=knot_api.url, timeout=30) as knot_http:
+            assert await call_dns_provider(world, operation, role, knot, knot_http) == expected
+        return
     assert await call(world, operation, role) == expected
+
+
+DNS_PROVIDER_OPERATIONS = ("dnsProviders", "configureDnsProvider", "removeDnsProvider")
+CONFIGURE = """
+mutation($input: ConfigureDnsProviderInput!) {
+  configureDnsProvider(input: $input) { dnsProvider { id zone } userErrors { code message field } }
+}
+"""
+REMOVE = "mutation($id: ID!) { removeDnsProvider(id: $id) { removedId userErrors { code message field } } }"
+PROVIDERS = "{ dnsProviders { id zone } }"
+
+
+async def call_dns_provider(world: World, operation: str, role: str, knot, knot_http) -> str:
+    """The same table for DNS providers; configuring goes through the API that sees the Knot
+    server (its probe must be seen), and a refused call changes no account's providers."""
+    def on_knot(client: GraphQLClient) -> GraphQLClient:
+        return GraphQLClient(knot_http, client.token, client.account, client.staff)
+
+    input = {"zone": knot.zone, "server": "127.0.0.1", "port": knot.port, "tsigKeyName": knot.key_name,
+             "tsigAlgorithm": knot.algorithm, "tsigSecret": knot.secret}
+    owner = on_knot(world.owner)
+
+    async def providers(client: GraphQLClient) -> list[str]:
+        return [p["id"] for p in (await client(PROVIDERS))["dnsProviders"]]
+
+    if operation == "configureDnsProvider":
+        client = on_knot(world.clients[role])
+        before = await providers(owner)
+        payload = (await client(CONFIGURE, {"input": input}))["configureDnsProvider"]
+        outcome = payload_outcome(payload, "dnsProvider")
+        after = await providers(owner)
+        assert len(after) == len(before) + (1 if outcome == "ok" and role != OTHER else 0), \
+            "the provider landed in the wrong account, or a refused one was saved"
+        return outcome
+    configured = (await owner(CONFIGURE, {"input": input}))["configureDnsProvider"]
+    assert configured["userErrors"] == [], configured["userErrors"]
+    provider_id = configured["dnsProvider"]["id"]
+    client = world.clients[role]
+    if operation == "dnsProviders":
+        response = await client.raw(PROVIDERS)
+        if response.json().get("errors"):
+            return top_level_code(response)
+        return "ok" if provider_id in [p["id"] for p in response.json()["data"]["dnsProviders"]] else "null"
+    payload = (await client(REMOVE, {"id": provider_id}))["removeDnsProvider"]
+    outcome = payload_outcome(payload, "removedId")
+    assert (provider_id in await providers(owner)) == (outcome != "ok"), "a refused removal removed it"
+    return outcome
