@@ -261,7 +261,7 @@ class AutoValidation:
         return await self._providers.save(DnsProvider(
             id=provider_id, account=account, zone=checked.zone, server=checked.server, port=checked.port,
             key_name=checked.tsig_key_name, algorithm=checked.tsig_algorithm,
-            sealed_secret=self._sealer.seal(secret, context=_provider_context(account, provider_id)),
+            sealed_secret=self._sealer.seal(secret, context=provider_context(account, provider_id)),
             created_at=existing.created_at if existing else now, checked_at=now, check_ok=True, check_error=None,
         ))
 
@@ -293,7 +293,7 @@ class AutoValidation:
         provider = await self.covering(account, domain)
         if provider is None:
             return f"no DNS provider of this account covers {domain} any more: configure one, or cancel"
-        secret = self._sealer.open(provider.sealed_secret, context=_provider_context(account, provider.id))
+        secret = self._sealer.open(provider.sealed_secret, context=provider_context(account, provider.id))
         target = DnsTarget(provider.server, provider.port, provider.zone, provider.key_name, provider.algorithm, secret)
         record = self._record(account, target, challenge_name(domain), token, record_id=f"{reissue_id}:dns",
                               reissue_id=reissue_id, provider_id=provider.id)
@@ -379,7 +379,7 @@ class AutoValidation:
         return None
 
 
-def _provider_context(account: str, provider_id: str) -> str:
+def provider_context(account: str, provider_id: str) -> str:
     return f"dns-provider:{account}:{provider_id}"
 
 
