@@ -59,6 +59,7 @@ acl:
   - id: updates
     key: {key_name}
     action: update
+    update-type: [TXT]
   - id: transfers
     address: 127.0.0.1
     action: transfer
