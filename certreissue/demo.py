@@ -7,7 +7,8 @@ and organization from them, and they are trusted imports (R27). Order facts (fre
 years purchased) are set as an operator would (R29). R18's automatic validation is a fact
 the service finds (a DNS provider of the account covering the domain, its last check
 passed): the demo records such a provider for example.com as checked, since example.com is
-a documentation domain whose real servers take no updates, so no probe could pass."""
+a documentation domain whose real servers take no updates, so no probe could pass. The
+preview shows the waiver; a submission checks the provider again, which fails here."""
 
 from __future__ import annotations
 

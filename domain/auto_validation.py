@@ -288,14 +288,15 @@ class AutoValidation:
 
     # -- placing and removing -------------------------------------------------------------
 
-    async def place(self, account: str, reissue_id: str, domain: str, token: str) -> str | None:
-        """R20 DNS_AUTO: places `_dnsauth.<domain>`; None once placed, else a diagnosis."""
+    async def place(self, account: str, reissue_id: str, domain: str, token: str, name: str | None = None) -> str | None:
+        """R20 DNS_AUTO: places the TXT record `name` (by default `_dnsauth.<domain>`; an ACME
+        CA's challenge names its own) holding `token`; None once placed, else a diagnosis."""
         provider = await self.covering(account, domain)
         if provider is None:
             return f"no DNS provider of this account covers {domain} any more: configure one, or cancel"
         secret = self._sealer.open(provider.sealed_secret, context=provider_context(account, provider.id))
         target = DnsTarget(provider.server, provider.port, provider.zone, provider.key_name, provider.algorithm, secret)
-        record = self._record(account, target, challenge_name(domain), token, record_id=f"{reissue_id}:dns",
+        record = self._record(account, target, name or challenge_name(domain), token, record_id=f"{reissue_id}:dns",
                               reissue_id=reissue_id, provider_id=provider.id)
         await self._records.save(record)  # before the update: a crash leaves it findable
         try:
@@ -308,6 +309,20 @@ class AutoValidation:
         if not provider.check_ok:
             await self._providers.record_check(provider.id, self._clock.now(), True, None)
         return None
+
+    async def recheck(self, account: str, domain: str) -> bool:
+        """R18 at submission: the covering provider's check is run again (a probe through the
+        server, seen through the resolver), so a waiver never rests on an old finding; the
+        result is recorded as the provider's last check."""
+        provider = await self.covering(account, domain)
+        if provider is None:
+            return False
+        secret = self._sealer.open(provider.sealed_secret, context=provider_context(account, provider.id))
+        target = DnsTarget(provider.server, provider.port, provider.zone, provider.key_name, provider.algorithm, secret)
+        failure = await self._probe(account, target)
+        await self._providers.record_check(provider.id, self._clock.now(), failure is None,
+                                           failure[0] if failure else None)
+        return failure is None
 
     async def is_placed(self, reissue_id: str) -> bool:
         record = await self._records.get(f"{reissue_id}:dns")

@@ -62,6 +62,7 @@ from domain.reissues import (
     ReissueEvent,
     ReissueFlow,
     ReissueStatus,
+    Waiver,
 )
 from domain.rules import LockHolder, ReissueRequest, Steps
 from domain.text import has_control_characters, shown
@@ -524,6 +525,17 @@ class ReissueService:
             last_verified_at=await self._verifications.last(caller.account, checked.domain, certificate.organization_name),
             auto_validation_configured=await self.auto_validation_configured(certificate),
         )
+        if Waiver.AUTO_VALIDATION_CONFIGURED in steps.waivers:
+            # R18, R28: the waiver signs without a proof from the applicant, so the provider
+            # proves again, now, that the world sees its zone through that server.
+            assert self._auto is not None
+            fresh = await self._auto.recheck(certificate.account, certificate.domain)
+            steps = rules.required_steps(
+                certificate, checked, now, same_csr=prepared.same_as_original,
+                last_verified_at=await self._verifications.last(caller.account, checked.domain,
+                                                                certificate.organization_name),
+                auto_validation_configured=fresh,
+            )
         now = self._clock.now()
         pending_until = now + rules.LOCK_GRACE
         certificate_lock = LockRecord(
@@ -642,7 +654,8 @@ class ReissueService:
         validation = reissue.domain_validation
         try:
             if not await self._auto.is_placed(reissue.id):
-                diagnosis = await self._auto.place(reissue.account, reissue.id, reissue.domain, validation.token)
+                diagnosis = await self._auto.place(reissue.account, reissue.id, reissue.domain, validation.token,
+                                                   validation.dns_name(reissue.domain))
                 if diagnosis is not None:
                     return await self._failed_check(reissue, validation, diagnosis)
             return await self._validate(reissue, SYSTEM_ACTOR)
@@ -937,7 +950,8 @@ class ReissueService:
         if validation.method == ValidationMethod.DNS_AUTO and self._auto is not None \
                 and not await self._auto.is_placed(reissue.id):
             # Placing failed before (the server was down): "Validate now" places it first.
-            diagnosis = await self._auto.place(reissue.account, reissue.id, reissue.domain, validation.token)
+            diagnosis = await self._auto.place(reissue.account, reissue.id, reissue.domain, validation.token,
+                                               validation.dns_name(reissue.domain))
             if diagnosis is not None:
                 return await self._failed_check(reissue, validation, diagnosis)
         if validation.method in (ValidationMethod.DNS, ValidationMethod.DNS_AUTO):

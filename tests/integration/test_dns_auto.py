@@ -287,3 +287,21 @@ async def test_a_trustasia_wildcard_is_waived_once_a_checked_provider_covers_its
     await configured(world, knot)
     assert (await world(AUTO_FACT, {"id": certificate["id"]}))["certificate"]["autoValidationConfigured"] is True
     assert (await world(PREVIEW, {"input": input}))["previewReissue"]["waivers"] == ["AUTO_VALIDATION_CONFIGURED"]
+    result = await request(world, **input)
+    assert result["reissue"]["waivers"] == ["AUTO_VALIDATION_CONFIGURED"]
+    assert result["reissue"]["status"] == "ISSUED"  # R19
+    assert knot.txt_names() == []  # the fresh probe was deleted
+
+
+async def test_the_waiver_is_not_granted_when_the_providers_fresh_probe_fails_at_submission(world, knot):
+    # R18, R28: a waiver never rests on an old finding; submission proves it again
+    certificate, _ = await upload_cert(world, f"*.{knot.zone}", brand="TRUSTASIA", purchased_years=2)
+    input = {"certificateId": certificate["id"], "csrSource": "ONLINE", "reason": "rotate the key"}
+    await configured(world, knot)
+    with rotated_key(knot):  # the zone's server no longer accepts the service's key
+        assert (await world(PREVIEW, {"input": input}))["previewReissue"]["waivers"] == ["AUTO_VALIDATION_CONFIGURED"]
+        result = await request(world, **input)
+    assert result["reissue"]["waivers"] == [] and result["reissue"]["status"] == "PENDING_DOMAIN_VALIDATION"
+    [provider] = (await world(PROVIDERS))["dnsProviders"]
+    assert provider["lastCheckSucceeded"] is False and "BADSIG" in provider["lastCheckError"]
+    assert (await world(AUTO_FACT, {"id": certificate["id"]}))["certificate"]["autoValidationConfigured"] is False

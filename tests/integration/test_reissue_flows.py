@@ -18,7 +18,6 @@ from tests.integration.reissue_api import (
     REJECT,
     REMIND,
     act,
-    checked_dns_provider,
     error_codes,
     request,
     unique_zone,
@@ -99,15 +98,6 @@ async def test_reissue_within_three_days_of_issue_waives_validation(owner):
     cert, _ = await upload_cert(owner, f"new.{unique_zone()}", issued_days_ago=1)
     result = await request(owner, certificateId=cert["id"], csrSource="ONLINE", reason="new key")
     assert result["reissue"]["waivers"] == ["SUBMITTED_WITHIN_3_DAYS"]
-    assert result["reissue"]["status"] == "ISSUED"
-
-
-async def test_trustasia_multi_year_wildcard_with_auto_validation_waives_validation(owner, services):
-    zone = unique_zone()
-    cert, _ = await upload_cert(owner, f"*.{zone}", brand="TRUSTASIA", purchased_years=2)
-    await checked_dns_provider(services, owner.account, zone)  # R18: a checked provider covers it
-    result = await request(owner, certificateId=cert["id"], csrSource="ONLINE", reason="rotate")
-    assert result["reissue"]["waivers"] == ["AUTO_VALIDATION_CONFIGURED"]  # R18
     assert result["reissue"]["status"] == "ISSUED"
 
 
