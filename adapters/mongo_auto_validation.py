@@ -1,5 +1,6 @@
 """DNS providers (`dns_providers`) and the TXT records placed through them
-(`auto_validation_records`), in MongoDB. A record is written before the update that places
+(`auto_validation_records`); webroots (`webroots`) and the files written in them
+(`auto_validation_files`), in MongoDB. A record is written before the update that places
 it, with what is needed to delete it (its secret sealed), so the sweep can remove it after
 any fault."""
 
@@ -14,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 
 from adapters.mongo import Database
 from domain.auto_validation import DnsProvider, DnsProviderStore, PlacedRecord, PlacedRecordStore
+from domain.webroots import PlacedFile, PlacedFileStore, Webroot, WebrootStore
 
 PROVIDER_ID_PREFIX = "dnsp_"
 
@@ -101,3 +103,84 @@ class MongoPlacedRecordStore(PlacedRecordStore):
 
     async def all(self, limit: int = 500) -> list[PlacedRecord]:
         return [_record_from_doc(d) for d in await self._col.find({}).limit(limit).to_list()]
+
+
+# -- webroots (FILE_AUTO) ----------------------------------------------------------------------
+
+WEBROOT_ID_PREFIX = "wr_"
+
+
+async def ensure_webroot_indexes(database: Database) -> None:
+    await database.db.webroots.create_index(
+        [("account", ASCENDING), ("domain", ASCENDING)], name="account_domain", unique=True
+    )
+
+
+def _webroot_from_doc(d: dict) -> Webroot:
+    return Webroot(
+        id=d["_id"], account=d["account"], domain=d["domain"], directory=d["directory"],
+        created_at=d.get("createdAt"), checked_at=d.get("checkedAt"), check_ok=bool(d.get("checkOk")),
+        check_error=d.get("checkError"),
+    )
+
+
+class MongoWebrootStore(WebrootStore):
+    def __init__(self, database: Database) -> None:
+        self._col = database.db.webroots
+
+    def new_id(self) -> str:
+        return WEBROOT_ID_PREFIX + secrets.token_hex(12)
+
+    async def save(self, webroot: Webroot) -> Webroot:
+        doc = {"account": webroot.account, "domain": webroot.domain, "directory": webroot.directory,
+               "createdAt": webroot.created_at, "checkedAt": webroot.checked_at, "checkOk": webroot.check_ok,
+               "checkError": webroot.check_error}
+        try:
+            await self._col.replace_one({"_id": webroot.id}, doc, upsert=True)
+        except DuplicateKeyError:
+            found = await self._col.find_one({"account": webroot.account, "domain": webroot.domain})
+            if found is None:
+                raise
+            return _webroot_from_doc(found)
+        return webroot
+
+    async def list(self, account: str) -> list[Webroot]:
+        docs = await self._col.find({"account": account}).sort("domain", ASCENDING).limit(1000).to_list()
+        return [_webroot_from_doc(d) for d in docs]
+
+    async def remove(self, account: str, webroot_id: str) -> bool:
+        return (await self._col.delete_one({"_id": webroot_id, "account": account})).deleted_count == 1
+
+    async def record_check(self, webroot_id: str, at: datetime, ok: bool, error: str | None) -> None:
+        await self._col.update_one({"_id": webroot_id}, {"$set": {"checkedAt": at, "checkOk": ok, "checkError": error}})
+
+
+class MongoPlacedFileStore(PlacedFileStore):
+    def __init__(self, database: Database) -> None:
+        self._col = database.db.auto_validation_files
+
+    async def save(self, placed: PlacedFile) -> None:
+        await self._col.replace_one({"_id": placed.id}, {
+            "account": placed.account, "directory": placed.directory, "value": placed.value,
+            "createdAt": placed.created_at, "reissueId": placed.reissue_id, "placed": placed.placed,
+            "path": placed.path,
+        }, upsert=True)
+
+    async def mark_placed(self, placed_id: str) -> None:
+        await self._col.update_one({"_id": placed_id}, {"$set": {"placed": True}})
+
+    async def get(self, placed_id: str) -> PlacedFile | None:
+        d = await self._col.find_one({"_id": placed_id})
+        return _placed_from_doc(d) if d else None
+
+    async def delete(self, placed_id: str) -> None:
+        await self._col.delete_one({"_id": placed_id})
+
+    async def all(self, limit: int = 500) -> list[PlacedFile]:
+        return [_placed_from_doc(d) for d in await self._col.find({}).limit(limit).to_list()]
+
+
+def _placed_from_doc(d: dict) -> PlacedFile:
+    return PlacedFile(id=d["_id"], account=d["account"], directory=d["directory"], value=d["value"],
+                      created_at=d.get("createdAt"), reissue_id=d.get("reissueId"), placed=bool(d.get("placed")),
+                      path=d["path"])

@@ -15,8 +15,11 @@ from adapters.clock import SystemClock
 from adapters.dns_update import Rfc2136Updater
 from adapters.mongo_auto_validation import (
     MongoDnsProviderStore,
+    MongoPlacedFileStore,
     MongoPlacedRecordStore,
+    MongoWebrootStore,
     ensure_auto_validation_indexes,
+    ensure_webroot_indexes,
 )
 from adapters.keys import ThreadKeyFactory
 from adapters.mongo import Database, MongoAccountRegistry, MongoCertificateRepository, MongoTokenStore
@@ -37,6 +40,7 @@ from adapters.mongo_reissues import (
 )
 from adapters.sealing import AesGcmSealer, derive_key, load_or_create_master_key
 from adapters.validation import LiveDomainChecker
+from adapters.webroot_files import LocalWebrootFiles
 from certreissue.settings import Settings
 from domain.auto_validation import AutoValidation
 from domain.certificates import CertificateService
@@ -44,6 +48,7 @@ from domain.downloads import DownloadService
 from domain.ports import AccountRegistry, ChangeFeed, Clock, DomainChecker, TokenStore
 from domain.reissuing import ReissueService
 from domain.revocations import RevocationService
+from domain.webroots import WebrootValidation
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Services:
     downloads: DownloadService
     revocations: RevocationService
     auto_validation: AutoValidation  # DNS providers and the records placed through them (R18, R20)
+    webroots: WebrootValidation | None = None  # FILE_AUTO, when CERTS_WEBROOTS_DIR is set (R20)
     # Which exceptions mean the database did not answer (retried, not a bug).
     database_unavailable: Callable[[BaseException], bool] = field(
         default=lambda error: isinstance(error, PyMongoError)
@@ -77,6 +83,7 @@ class Services:
         await ensure_reissue_indexes(self.database)
         await ensure_rate_limit_indexes(self.database)
         await ensure_auto_validation_indexes(self.database)
+        await ensure_webroot_indexes(self.database)
 
     async def close(self) -> None:
         await self.changes.close()
@@ -133,6 +140,10 @@ def build_services(
         updater=Rfc2136Updater(settings.dns_nameservers, allow_private=settings.dns_provider_allow_private),
         checker=checker, sealer=sealer, clock=clock,
     )
+    webroots = None if settings.webroots_dir is None else WebrootValidation(
+        webroots=MongoWebrootStore(database), placed=MongoPlacedFileStore(database),
+        files=LocalWebrootFiles(settings.webroots_dir), checker=checker, clock=clock,
+    )
     locks = MongoLockStore(database)
     reissues = ReissueService(
         certificates=certificates,
@@ -150,6 +161,7 @@ def build_services(
         schedule=settings.validity_schedule,
         revocation_jobs=revocation_jobs,
         auto_validation=auto_validation,
+        webroots=webroots,
     )
     return Services(
         settings=settings,
@@ -183,4 +195,5 @@ def build_services(
             fallback=authority, clock=clock, delay=settings.revoke_superseded_after,
         ),
         auto_validation=auto_validation,
+        webroots=webroots,
     )

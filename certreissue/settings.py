@@ -52,6 +52,8 @@ class Settings:
     http_validation_allow_private: bool = False
     # Automatic DNS validation may send updates to loopback and private addresses (local trials).
     dns_provider_allow_private: bool = False
+    # FILE_AUTO: the base directory of the accounts' webroots (<base>/<account>/...); unset: off.
+    webroots_dir: Path | None = None
     trusted_ca_file: Path | None = None
     ca: str = "builtin"  # R23: which CA issues reissues: builtin, or acme (adapters/acme_authority.py)
     acme_directory: str | None = None
@@ -108,6 +110,7 @@ class Settings:
             http_validation_port=int(env.get("CERTS_HTTP_VALIDATION_PORT", "80")),
             http_validation_allow_private=_bool(env.get("CERTS_HTTP_VALIDATION_ALLOW_PRIVATE", "false")),
             dns_provider_allow_private=_bool(env.get("CERTS_DNS_PROVIDER_ALLOW_PRIVATE", "false")),
+            webroots_dir=Path(env["CERTS_WEBROOTS_DIR"]) if env.get("CERTS_WEBROOTS_DIR", "").strip() else None,
             trusted_ca_file=Path(env["CERTS_TRUSTED_CA_FILE"]) if env.get("CERTS_TRUSTED_CA_FILE") else None,
             **_acme(env),
             reissue_lifetime_hours=int(env.get("CERTS_REISSUE_LIFETIME_HOURS", "168")),

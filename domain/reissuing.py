@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from domain import rules
 from domain.auto_validation import AutoValidation
+from domain.webroots import WebrootValidation
 from domain import x509 as pem
 from domain.certificates import CertificateService, require_account, require_role
 from domain.errors import DomainError, ErrorCode, Forbidden, InvalidInput, NotFound
@@ -168,8 +169,10 @@ class ReissueService:
         schedule: ValiditySchedule = DEFAULT_SCHEDULE,
         revocation_jobs: RevocationJobs | None = None,
         auto_validation: AutoValidation | None = None,
+        webroots: WebrootValidation | None = None,
     ) -> None:
         self._auto = auto_validation
+        self._webroots = webroots
         self._revocation_jobs = revocation_jobs
         self._certificates = certificates
         self._certificate_repository = certificate_repository
@@ -341,10 +344,10 @@ class ReissueService:
                 code=ErrorCode.OPTION_NOT_ALLOWED,
                 field=["input", "validationMethod"],
             )
-        if method == ValidationMethod.FILE_AUTO and self._provider is None:
+        if method == ValidationMethod.FILE_AUTO and self._webroots is None:
             raise InvalidInput(
-                f"{method.value} needs an automatic validation provider, and none is configured on this "
-                "service: use DNS or FILE",
+                "FILE_AUTO is not configured on this service (it has no webroot base directory): use FILE, "
+                "DNS or DNS_AUTO",
                 code=ErrorCode.OPTION_NOT_ALLOWED,
                 field=["input", "validationMethod"],
             )
@@ -360,7 +363,17 @@ class ReissueService:
         return checked
 
     async def _check_automatic(self, certificate: Certificate, checked: rules.CheckedRequest) -> None:
-        """R20 DNS_AUTO: only through a DNS provider of this account covering the domain."""
+        """R20 DNS_AUTO: only through a DNS provider of this account covering the domain;
+        FILE_AUTO only through a webroot of this account for the domain."""
+        if checked.validation_method == ValidationMethod.FILE_AUTO:
+            if self._webroots is None or await self._webroots.for_domain(certificate.account, checked.domain) is None:
+                raise InvalidInput(
+                    f"FILE_AUTO needs a webroot of this account for {checked.domain}, and none is configured: "
+                    "configure one (configureWebroot), or use FILE",
+                    code=ErrorCode.OPTION_NOT_ALLOWED,
+                    field=["input", "validationMethod"],
+                )
+            return
         if checked.validation_method != ValidationMethod.DNS_AUTO:
             return
         if self._auto is None or await self._auto.covering(certificate.account, checked.domain) is None:
@@ -374,7 +387,10 @@ class ReissueService:
     async def auto_validation_configured(self, certificate: Certificate) -> bool:
         """R18: a provider of the certificate's account covers its domain and passed its
         last check (the fact, from configured providers; never a flag someone set)."""
-        return self._auto is not None and await self._auto.configured(certificate.account, certificate.domain)
+        if self._auto is not None and await self._auto.configured(certificate.account, certificate.domain):
+            return True
+        # A webroot serves one name, never a wildcard (R20).
+        return self._webroots is not None and await self._webroots.configured(certificate.account, certificate.domain)
 
     @staticmethod
     def _check_uploaded_csr(checked: rules.CheckedRequest):
@@ -636,28 +652,16 @@ class ReissueService:
             await self._lost_locks(reissue, actor)
         if reissue.status == ReissueStatus.ISSUED:
             await self._finish_after_submit(self._apply_issuance(reissue), reissue)
-        if validation is not None and validation.method == ValidationMethod.DNS_AUTO:
-            # R20: the service places the record and checks it itself, now; the sweep again.
+        if validation is not None and validation.method in (ValidationMethod.DNS_AUTO, ValidationMethod.FILE_AUTO):
+            # R20: the service places the record or file and checks it itself, now; the sweep again.
             reissue = await self._automatic_step(reissue) or reissue
-        elif validation is not None and validation.method == ValidationMethod.FILE_AUTO:
-            assert self._provider is not None
-            await self._finish_after_submit(
-                self._provider.place(validation.method, reissue.domain, validation.token), reissue
-            )
         return RequestResult(reissue, prepared.returned_key_pem)
 
     async def _automatic_step(self, reissue: Reissue) -> Reissue | None:
-        """R20 DNS_AUTO: places the record (unless placed), then checks it as "Validate now"
-        would (R21). A server that refuses or is down leaves the reissue pending with the
+        """R20 DNS_AUTO / FILE_AUTO: places the record or file (unless placed), then checks it
+        as "Validate now" would (R21). A server that refuses or is down leaves the reissue pending with the
         diagnosis; nothing is lost, the sweep tries again. None when it failed unexpectedly."""
-        assert self._auto is not None
-        validation = reissue.domain_validation
         try:
-            if not await self._auto.is_placed(reissue.id):
-                diagnosis = await self._auto.place(reissue.account, reissue.id, reissue.domain, validation.token,
-                                                   validation.dns_name(reissue.domain))
-                if diagnosis is not None:
-                    return await self._failed_check(reissue, validation, diagnosis)
             return await self._validate(reissue, SYSTEM_ACTOR)
         except DomainError as error:  # it changed meanwhile (cancelled, validated by the owner)
             log.info("reissue %s: automatic validation step skipped: %s", reissue.id, error.message)
@@ -785,14 +789,16 @@ class ReissueService:
     async def _release_locks(self, reissue: Reissue) -> None:
         await self._locks.release(f"{reissue.id}:primary")
         await self._locks.release(f"{reissue.id}:certificate")
-        if self._auto is not None and reissue.domain_validation is not None \
-                and reissue.domain_validation.method == ValidationMethod.DNS_AUTO:
-            # R20: the record goes when the reissue ends; what the server does not take
+        method = reissue.domain_validation.method if reissue.domain_validation else None
+        placer = self._auto if method == ValidationMethod.DNS_AUTO else (
+            self._webroots if method == ValidationMethod.FILE_AUTO else None)
+        if placer is not None:
+            # R20: the record or file goes when the reissue ends; what cannot be removed
             # now, the sweep removes later.
             try:
-                await self._auto.release(reissue.id)
+                await placer.release(reissue.id)
             except Exception:  # noqa: BLE001
-                log.exception("reissue %s: its TXT record was not removed; the sweep tries again", reissue.id)
+                log.exception("reissue %s: its challenge was not removed; the sweep tries again", reissue.id)
 
     async def _expire(self, reissue: Reissue) -> Reissue:
         try:
@@ -947,13 +953,9 @@ class ReissueService:
     async def _validate(self, reissue: Reissue, actor: str) -> Reissue:
         validation = reissue.domain_validation
         assert validation is not None
-        if validation.method == ValidationMethod.DNS_AUTO and self._auto is not None \
-                and not await self._auto.is_placed(reissue.id):
-            # Placing failed before (the server was down): "Validate now" places it first.
-            diagnosis = await self._auto.place(reissue.account, reissue.id, reissue.domain, validation.token,
-                                               validation.dns_name(reissue.domain))
-            if diagnosis is not None:
-                return await self._failed_check(reissue, validation, diagnosis)
+        diagnosis = await self._place_automatically(reissue)
+        if diagnosis is not None:
+            return await self._failed_check(reissue, validation, diagnosis)
         if validation.method in (ValidationMethod.DNS, ValidationMethod.DNS_AUTO):
             outcome = await self._checker.check_dns(validation.dns_name(reissue.domain), validation.token)
         else:
@@ -982,6 +984,24 @@ class ReissueService:
         return await self._transition(
             reissue, following, actor, note, "validate", domain_validation=verified
         )
+
+    async def _place_automatically(self, reissue: Reissue) -> str | None:
+        """R20 DNS_AUTO / FILE_AUTO: places the record or file unless it is placed (placing
+        failed before, the server was down: "Validate now" and the sweep place it first).
+        None when it is there, else a diagnosis."""
+        validation = reissue.domain_validation
+        assert validation is not None
+        if validation.method == ValidationMethod.DNS_AUTO and self._auto is not None:
+            if await self._auto.is_placed(reissue.id):
+                return None
+            return await self._auto.place(reissue.account, reissue.id, reissue.domain, validation.token,
+                                          validation.dns_name(reissue.domain))
+        if validation.method == ValidationMethod.FILE_AUTO and self._webroots is not None:
+            if await self._webroots.is_placed(reissue.id):
+                return None
+            return await self._webroots.place(reissue.account, reissue.id, reissue.domain.removeprefix("*."),
+                                              validation.token, validation.file_path)
+        return None
 
     async def _failed_check(
         self, reissue: Reissue, validation: DomainValidation, diagnosis: str | None,
@@ -1117,14 +1137,17 @@ class ReissueService:
                 counts["released"] += 1
         # Idempotency keys are kept at least 24 h; dropped after IDEMPOTENCY_RETENTION.
         counts["idempotency_keys"] = await self._idempotency.purge_before(self._clock.now() - IDEMPOTENCY_RETENTION)
-        if self._auto is not None:
-            # R20 DNS_AUTO: a waiting reissue is placed (again) and checked; records of
-            # reissues that ended, and probes a dead process left, are removed.
-            counts["auto_checked"] = 0
+        # R20 DNS_AUTO / FILE_AUTO: a waiting reissue is placed (again) and checked; records
+        # and files of reissues that ended, and probes a dead process left, are removed.
+        counts["auto_checked"] = 0
+        if self._auto is not None or self._webroots is not None:
             for reissue in await self._reissues.pending_auto_validation():
                 if await self._automatic_step(reissue) is not None:
                     counts["auto_checked"] += 1
+        if self._auto is not None:
             counts["auto_records_removed"] = await self._auto.sweep(self._reissue_finished)
+        if self._webroots is not None:
+            counts["auto_files_removed"] = await self._webroots.sweep(self._reissue_finished)
         return counts
 
     async def _reissue_finished(self, reissue_id: str) -> bool:

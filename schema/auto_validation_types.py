@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from domain import auto_validation
+from domain import auto_validation, webroots
 from schema.types import UserError
 
 
@@ -60,5 +60,43 @@ class DnsProviderPayload:
 
 @strawberry.type
 class RemoveDnsProviderPayload:
+    removed_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="A directory this service writes FILE_AUTO's challenge file in (R20), below the "
+                 "operator's base directory for the account; the domain's web server serves it.")
+class Webroot:
+    id: strawberry.ID
+    domain: str
+    directory: str = strawberry.field(description="Relative to the account's area of the webroot base directory.")
+    created_at: datetime | None
+    last_checked_at: datetime | None
+    last_check_succeeded: bool
+    last_check_error: str | None
+
+    @classmethod
+    def from_domain(cls, w: webroots.Webroot) -> Webroot:
+        return cls(id=strawberry.ID(w.id), domain=w.domain, directory=w.directory, created_at=w.created_at,
+                   last_checked_at=w.checked_at, last_check_succeeded=w.check_ok, last_check_error=w.check_error)
+
+
+@strawberry.input(description="owner role (R26). Saved only once a probe file written there is what "
+                  "http://<domain>/.well-known/pki-validation/fileauth.txt serves, then removed.")
+class ConfigureWebrootInput:
+    domain: str = strawberry.field(description="One host name (no wildcard: a wildcard is validated by DNS).")
+    directory: str | None = strawberry.field(
+        default=None, description="Relative path below the account's area; by default the domain."
+    )
+
+
+@strawberry.type
+class WebrootPayload:
+    webroot: Webroot | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class RemoveWebrootPayload:
     removed_id: strawberry.ID | None
     user_errors: list[UserError]

@@ -42,9 +42,13 @@ from schema.inputs import (
 )
 from schema.auto_validation_types import (
     ConfigureDnsProviderInput,
+    ConfigureWebrootInput,
     DnsProvider,
     DnsProviderPayload,
     RemoveDnsProviderPayload,
+    RemoveWebrootPayload,
+    Webroot,
+    WebrootPayload,
 )
 from schema.reissue_types import Reissue, ReissueConnection
 from schema.types import (
@@ -248,6 +252,10 @@ class Query:
     async def dns_providers(self, info: strawberry.Info[Context]) -> list[DnsProvider]:
         return [DnsProvider.from_domain(p) for p in await auto_validation_resolvers.dns_providers(info.context)]
 
+    @strawberry.field(description="The account's webroots for FILE_AUTO (R20; owner or viewer, R26).")
+    async def webroots(self, info: strawberry.Info[Context]) -> list[Webroot]:
+        return [Webroot.from_domain(w) for w in await auto_validation_resolvers.webroots(info.context)]
+
 
 @strawberry.type
 class Mutation:
@@ -332,6 +340,19 @@ class Mutation:
         removed, errors = await auto_validation_resolvers.remove_dns_provider(info.context, str(id))
         return RemoveDnsProviderPayload(removed_id=strawberry.ID(removed) if removed else None,
                                         user_errors=user_errors(errors))
+
+    @strawberry.mutation(description="owner role (R26): where FILE_AUTO writes the challenge file for one domain "
+                         "(R20), below the service's webroot base directory; the same domain again replaces it.")
+    async def configure_webroot(self, info: strawberry.Info[Context], input: ConfigureWebrootInput) -> WebrootPayload:
+        found, errors = await auto_validation_resolvers.configure_webroot(info.context, input.domain, input.directory)
+        return WebrootPayload(webroot=Webroot.from_domain(found) if found else None, user_errors=user_errors(errors))
+
+    @strawberry.mutation(description="owner role (R26). Files already written are still removed when their "
+                         "reissues end.")
+    async def remove_webroot(self, info: strawberry.Info[Context], id: strawberry.ID) -> RemoveWebrootPayload:
+        removed, errors = await auto_validation_resolvers.remove_webroot(info.context, str(id))
+        return RemoveWebrootPayload(removed_id=strawberry.ID(removed) if removed else None,
+                                    user_errors=user_errors(errors))
 
     @strawberry.mutation(description="At most once per 24 h per reissue (R22); RATE_LIMITED otherwise.")
     async def remind_reviewer(self, info: strawberry.Info[Context], reissue_id: strawberry.ID) -> ReissuePayload:
