@@ -66,6 +66,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "previewReissue": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     # An account's DNS providers (R20): read by its tokens, configured and removed by its owner.
     "dnsProviders": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
+    "webroots": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
     # -- mutations ------------------------------------------------------------------
     # Uploading touches no object of another account: the other owner uploads into its own.
     "uploadCertificate": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
@@ -80,6 +81,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     # Configuring touches no object of another account: the other owner configures its own.
     "configureDnsProvider": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
     "removeDnsProvider": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    "configureWebroot": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
+    "removeWebroot": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     # -- the role is allowed, the status is not -----------------------------------------
     "approveReissue@PENDING_CA_VERIFICATION": {
         "owner": F, "viewer": F, "reviewer": "INVALID_STATE", "operator": F, OTHER: F,
@@ -377,7 +380,8 @@ def test_the_table_covers_every_operation_of_the_contract_and_every_role():
         "node", "certificate", "certificates", "reissue", "reissues", "previewReissue", "reviewQueue",
         "uploadCertificate", "requestReissue", "checkDomainValidation", "approveReissue",
         "rejectReissue", "confirmCaVerification", "setOrderFacts", "cancelReissue", "remindReviewer",
-        "dnsProviders", "configureDnsProvider", "removeDnsProvider",
+        "dnsProviders", "configureDnsProvider", "removeDnsProvider", "webroots", "configureWebroot",
+        "removeWebroot",
     }
     assert operations <= {name.partition("@")[0] for name in EXPECTED}
     assert all(set(by_role) == set(ROLES) for by_role in EXPECTED.values())
@@ -391,6 +395,13 @@ async def test_authorization(world, operation, role, request):
         knot, knot_api = request.getfixturevalue("knot"), request.getfixturevalue("knot_api")
         async with httpx.AsyncClient(base_url=knot_api.url, timeout=30) as knot_http:
             assert await call_dns_provider(world, operation, role, knot, knot_http) == expected
+        return
+    if operation in WEBROOT_OPERATIONS:
+        # nginx serving the webroots and an API with a webroot base, only for these cells.
+        site, file_api = request.getfixturevalue("webroot_site"), request.getfixturevalue("file_api")
+        dns_server = request.getfixturevalue("dns_server")
+        async with httpx.AsyncClient(base_url=file_api.url, timeout=30) as file_http:
+            assert await call_webroot(world, operation, role, site, dns_server, file_http) == expected
         return
     assert await call(world, operation, role) == expected
 
@@ -439,4 +450,53 @@ async def call_dns_provider(world: World, operation: str, role: str, knot, knot_
     payload = (await client(REMOVE, {"id": provider_id}))["removeDnsProvider"]
     outcome = payload_outcome(payload, "removedId")
     assert (provider_id in await providers(owner)) == (outcome != "ok"), "a refused removal removed it"
+    return outcome
+
+
+WEBROOT_OPERATIONS = ("webroots", "configureWebroot", "removeWebroot")
+CONFIGURE_WEBROOT = """
+mutation($input: ConfigureWebrootInput!) {
+  configureWebroot(input: $input) { webroot { id domain } userErrors { code message field } }
+}
+"""
+REMOVE_WEBROOT = "mutation($id: ID!) { removeWebroot(id: $id) { removedId userErrors { code message field } } }"
+WEBROOTS = "{ webroots { id domain } }"
+
+
+async def call_webroot(world: World, operation: str, role: str, site, dns_server, file_http) -> str:
+    """The same table for webroots, through an API with a webroot base whose domains nginx
+    serves; a refused call changes no account's webroots."""
+    def on_site(client: GraphQLClient) -> GraphQLClient:
+        return GraphQLClient(file_http, client.token, client.account, client.staff)
+
+    domain = f"www.{unique_zone()}"
+    dns_server.resolver.set(domain, "A", ["127.0.0.1"])
+    owner = on_site(world.owner)
+
+    async def webroots(client: GraphQLClient) -> list[str]:
+        return [w["id"] for w in (await client(WEBROOTS))["webroots"]]
+
+    if operation == "configureWebroot":
+        client = on_site(world.clients[role])
+        # nginx serves the caller's own area (the other owner configures into its own)
+        site.serve(client.account or world.account, domain)
+        before = await webroots(owner)
+        outcome = payload_outcome((await client(CONFIGURE_WEBROOT, {"input": {"domain": domain}}))["configureWebroot"],
+                                  "webroot")
+        after = await webroots(owner)
+        assert len(after) == len(before) + (1 if outcome == "ok" and role != OTHER else 0), \
+            "the webroot landed in the wrong account, or a refused one was saved"
+        return outcome
+    site.serve(world.account, domain)
+    configured = (await owner(CONFIGURE_WEBROOT, {"input": {"domain": domain}}))["configureWebroot"]
+    assert configured["userErrors"] == [], configured["userErrors"]
+    webroot_id = configured["webroot"]["id"]
+    client = on_site(world.clients[role])
+    if operation == "webroots":
+        response = await client.raw(WEBROOTS)
+        if response.json().get("errors"):
+            return top_level_code(response)
+        return "ok" if webroot_id in [w["id"] for w in response.json()["data"]["webroots"]] else "null"
+    outcome = payload_outcome((await client(REMOVE_WEBROOT, {"id": webroot_id}))["removeWebroot"], "removedId")
+    assert (webroot_id in await webroots(owner)) == (outcome != "ok"), "a refused removal removed it"
     return outcome
