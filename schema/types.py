@@ -167,8 +167,9 @@ class Certificate(Node):
     purchased_years: int = strawberry.field(description="Order facts (R29).")
 
     @strawberry.field(
-        description="R18: a DNS provider of the certificate's account covers its domain and its last check "
-        "passed (configureDnsProvider); found by the service, never set by anyone."
+        description="R18: a DNS provider of the certificate's account covers its domain (or, for a name that "
+        "is not a wildcard, a webroot serves it) and its last check passed (configureDnsProvider, "
+        "configureWebroot); found by the service, never set by anyone."
     )
     async def auto_validation_configured(self, info: strawberry.Info) -> bool:
         return await info.context.services.reissues.auto_validation_configured(self.model)
