@@ -114,11 +114,11 @@ def settings(data_dir: Path, dns_server: ChallengeDNS, file_site: FileSite) -> S
 class ApiServer:
     """uvicorn serving the real app on a loopback port, in a thread of its own."""
 
-    def __init__(self, settings: Settings, uri: str) -> None:
+    def __init__(self, settings: Settings, uri: str, *, sweep: bool = True) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings, uri), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+            create_app(settings, uri, sweep=sweep), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
             **uvicorn_options(settings),  # the service's read deadlines and keep-alive (certreissue/server.py)
         )
         self.server = uvicorn.Server(config)
@@ -177,8 +177,9 @@ def knot_settings(settings: Settings, knot: Knot) -> Settings:
 @pytest.fixture(scope="session")
 def knot_api(knot_settings: Settings, database_uri: str) -> Iterator[ApiServer]:
     """An API process, on the session's database, whose resolver sees the Knot server's zone
-    (the world's view, for DNS_AUTO); the session's `api` resolves through another server."""
-    server = ApiServer(knot_settings, database_uri).start()
+    (the world's view, for DNS_AUTO); the session's `api` resolves through another server.
+    It has no sweeper of its own: the tests sweep when their story says so."""
+    server = ApiServer(knot_settings, database_uri, sweep=False).start()
     try:
         yield server
     finally:
@@ -218,8 +219,9 @@ def file_settings(settings: Settings, webroot_site: WebrootSite) -> Settings:
 
 @pytest.fixture(scope="session")
 def file_api(file_settings: Settings, database_uri: str) -> Iterator[ApiServer]:
-    """An API process with CERTS_WEBROOTS_DIR set, whose file checks reach the nginx above."""
-    server = ApiServer(file_settings, database_uri).start()
+    """An API process with CERTS_WEBROOTS_DIR set, whose file checks reach the nginx above
+    (no sweeper of its own: the tests sweep)."""
+    server = ApiServer(file_settings, database_uri, sweep=False).start()
     try:
         yield server
     finally:
