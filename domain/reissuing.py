@@ -52,7 +52,6 @@ from domain.ports import (
     LockStore,
     ReissueRepository,
     RevocationJobs,
-    ValidationProvider,
     VerificationLog,
 )
 from domain.reissues import (
@@ -165,7 +164,6 @@ class ReissueService:
         sealer: KeySealer,
         clock: Clock,
         lifetime: timedelta,
-        provider: ValidationProvider | None = None,
         schedule: ValiditySchedule = DEFAULT_SCHEDULE,
         revocation_jobs: RevocationJobs | None = None,
         auto_validation: AutoValidation | None = None,
@@ -186,7 +184,6 @@ class ReissueService:
         self._sealer = sealer
         self._clock = clock
         self._lifetime = lifetime
-        self._provider = provider
         self.schedule = schedule
 
     @property
