@@ -54,11 +54,12 @@ class Rfc2136Updater(DnsUpdater):
                 answer = await self._resolver.resolve(server, "A")
                 address = answer[0].to_text()
             except dns.exception.DNSException as exc:
-                raise DnsUpdateError(f"the server name {server} does not resolve ({type(exc).__name__})") from None
+                raise DnsUpdateError(f"the server name {server} does not resolve ({type(exc).__name__})",
+                                     sent=False) from None
         if not self._allow_private and not is_public_address(address):
             raise DnsUpdateError(
                 f"refused: the server {server} is at {address}, which is not a public address; give the zone's "
-                "primary server at its public address"
+                "primary server at its public address", sent=False,
             )
         return address
 

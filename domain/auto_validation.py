@@ -108,12 +108,14 @@ class PlacedRecord:
 
 class DnsUpdateError(Exception):
     """An update the server refused or did not answer; `message` is for people, `field` the
-    input most likely at fault (tsigSecret for a key the server does not accept, ...)."""
+    input most likely at fault (tsigSecret for a key the server does not accept, ...);
+    `sent` False when nothing left the service (the server's address was refused)."""
 
-    def __init__(self, message: str, field: str = "server") -> None:
+    def __init__(self, message: str, field: str = "server", *, sent: bool = True) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.sent = sent
 
 
 class DnsUpdater(ABC):
@@ -302,6 +304,8 @@ class AutoValidation:
         try:
             await self._updater.add_txt(target, record.name, record.value)
         except DnsUpdateError as error:
+            if not error.sent:  # nothing reached a server: nothing to remove later
+                await self._records.delete(record.id)
             diagnosis = f"placing the TXT record {record.name} through {provider.server} failed: {error.message}"
             await self._providers.record_check(provider.id, self._clock.now(), False, diagnosis)
             return diagnosis
@@ -379,7 +383,10 @@ class AutoValidation:
         try:
             await self._updater.add_txt(target, record.name, record.value)
         except DnsUpdateError as error:
-            await self._remove(record)
+            if error.sent:
+                await self._remove(record)
+            else:  # nothing reached a server
+                await self._records.delete(record.id)
             return error.message, error.field
         await self._records.mark_placed(record.id)
         outcome = await self._checker.check_dns(record.name, record.value)

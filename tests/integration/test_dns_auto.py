@@ -151,6 +151,8 @@ async def test_a_loopback_server_is_refused_unless_private_addresses_are_allowed
             await built.auto_validation.configure_dns(caller, given)
         assert refused.value.field == ["input", "server"]
         assert "not a public address" in refused.value.message
+        # Nothing left the service, so nothing is left to remove either.
+        assert await built.database.db.auto_validation_records.count_documents({"account": caller.account}) == 0
     finally:
         await built.close()
     assert knot.txt_names() == []

@@ -79,3 +79,4 @@ async def test_an_update_is_never_sent_to_the_services_own_network_unless_allowe
     with pytest.raises(DnsUpdateError) as refused:
         await Rfc2136Updater().add_txt(target, "_dnsauth.example.com", "token")
     assert "not a public address" in refused.value.message and refused.value.field == "server"
+    assert refused.value.sent is False  # nothing left the service
