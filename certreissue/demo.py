@@ -147,6 +147,7 @@ async def reset_demo(services) -> None:
         (db.domain_verifications, {"account": accounts}),
         (db.api_tokens, {"account": accounts}),
         (db.dns_providers, {"account": accounts}),
+        (db.webroots, {"account": accounts}),
     ):
         await collection.delete_many(query)
 
