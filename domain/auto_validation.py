@@ -288,6 +288,10 @@ class AutoValidation:
         provider = await self.covering(account, domain)
         return provider is not None and provider.check_ok
 
+    async def configured_many(self, account: str, domains: set[str]) -> dict[str, bool]:
+        providers = await self._providers.list(account)
+        return {d: (p := covering(providers, d)) is not None and p.check_ok for d in domains}
+
     # -- placing and removing -------------------------------------------------------------
 
     async def place(self, account: str, reissue_id: str, domain: str, token: str, name: str | None = None) -> str | None:

@@ -384,10 +384,18 @@ class ReissueService:
     async def auto_validation_configured(self, certificate: Certificate) -> bool:
         """R18: a provider of the certificate's account covers its domain and passed its
         last check (the fact, from configured providers; never a flag someone set)."""
-        if self._auto is not None and await self._auto.configured(certificate.account, certificate.domain):
-            return True
-        # A webroot serves one name, never a wildcard (R20).
-        return self._webroots is not None and await self._webroots.configured(certificate.account, certificate.domain)
+        return (await self.auto_validation_configured_many([(certificate.account, certificate.domain)]))[0]
+
+    async def auto_validation_configured_many(self, keys: list[tuple[str, str]]) -> list[bool]:
+        """The same for many (account, domain) pairs, reading each account's providers once.
+        A webroot serves one name, never a wildcard (R20)."""
+        found: dict[tuple[str, str], bool] = {}
+        for account in sorted({a for a, _ in keys}):
+            domains = {d for a, d in keys if a == account}
+            dns = await self._auto.configured_many(account, domains) if self._auto else {}
+            files = await self._webroots.configured_many(account, domains) if self._webroots else {}
+            found.update({(account, d): bool(dns.get(d) or files.get(d)) for d in domains})
+        return [found[k] for k in keys]
 
     @staticmethod
     def _check_uploaded_csr(checked: rules.CheckedRequest):

@@ -200,6 +200,10 @@ class WebrootValidation:
     async def for_domain(self, account: str, domain: str) -> Webroot | None:
         return next((w for w in await self._webroots.list(account) if w.domain == domain), None)
 
+    async def configured_many(self, account: str, domains: set[str]) -> dict[str, bool]:
+        checked = {w.domain for w in await self._webroots.list(account) if w.check_ok}
+        return {d: not d.startswith("*.") and d in checked for d in domains}
+
     async def configured(self, account: str, domain: str) -> bool:
         webroot = None if domain.startswith("*.") else await self.for_domain(account, domain)
         return webroot is not None and webroot.check_ok

@@ -172,7 +172,7 @@ class Certificate(Node):
         "configureWebroot); found by the service, never set by anyone."
     )
     async def auto_validation_configured(self, info: strawberry.Info) -> bool:
-        return await info.context.services.reissues.auto_validation_configured(self.model)
+        return await info.context.auto_validation_loader.load((self.model.account, self.model.domain))
 
     order_fact_changes: list[OrderFactChange] = strawberry.field(
         description="Every change an operator made to the order facts, oldest first (R29)."

@@ -17,7 +17,7 @@ import pytest
 
 from certreissue.bootstrap import build_services
 from tests.conftest import GraphQLClient, new_token
-from tests.integration.reissue_api import CANCEL, CHECK, GET, PREVIEW, act, request, upload_cert
+from tests.integration.reissue_api import CANCEL, CHECK, GET, PREVIEW, act, request, unique_zone, upload_cert
 from tests.support.knot import Knot
 
 CONFIGURE = """
@@ -288,6 +288,10 @@ async def test_a_trustasia_wildcard_is_waived_once_a_checked_provider_covers_its
     assert (await world(PREVIEW, {"input": input}))["previewReissue"]["waivers"] == []
     await configured(world, knot)
     assert (await world(AUTO_FACT, {"id": certificate["id"]}))["certificate"]["autoValidationConfigured"] is True
+    other, _ = await upload_cert(world, f"www.{unique_zone()}")  # under no provider's zone
+    listed = (await world("{ certificates(first: 50) { edges { node { id autoValidationConfigured } } } }"))
+    facts = {e["node"]["id"]: e["node"]["autoValidationConfigured"] for e in listed["certificates"]["edges"]}
+    assert facts == {certificate["id"]: True, other["id"]: False}
     assert (await world(PREVIEW, {"input": input}))["previewReissue"]["waivers"] == ["AUTO_VALIDATION_CONFIGURED"]
     result = await request(world, **input)
     assert result["reissue"]["waivers"] == ["AUTO_VALIDATION_CONFIGURED"]
