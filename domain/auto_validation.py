@@ -14,6 +14,7 @@ sweep once its reissue has ended, or once a probe's time is over.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import dataclasses
@@ -40,6 +41,11 @@ MIN_SECRET_BYTES = 16  # 128 bits; RFC 8945 recommends a key as long as the hash
 MAX_SECRET_BYTES = 128
 PROBE_GRACE = timedelta(minutes=5)  # a probe record older than this lost its process
 PROBE_PREFIX = "_certreissue-probe-"
+# The zone's public servers may lag behind its primary (NOTIFY, then a transfer): the probe is
+# looked up once more after a pause before the server is judged not to serve the zone. The
+# whole configuration stays well within a request's execution time.
+PROBE_LOOKUPS = 2
+PROBE_PAUSE_SECONDS = 2.0
 RECORD_TTL = 60
 _KEY_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
@@ -235,7 +241,9 @@ class AutoValidation:
         sealer: KeySealer,
         clock: Clock,
         new_record_id: Callable[[], str] = lambda: "rec_" + secrets.token_hex(12),
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._pause = pause
         self._providers = providers
         self._records = records
         self._updater = updater
@@ -394,6 +402,11 @@ class AutoValidation:
             return error.message, error.field
         await self._records.mark_placed(record.id)
         outcome = await self._checker.check_dns(record.name, record.value)
+        for _ in range(PROBE_LOOKUPS - 1):
+            if outcome.ok:
+                break
+            await self._pause(PROBE_PAUSE_SECONDS)
+            outcome = await self._checker.check_dns(record.name, record.value)
         await self._remove(record)
         if not outcome.ok:
             return (

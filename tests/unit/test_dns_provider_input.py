@@ -80,3 +80,81 @@ async def test_an_update_is_never_sent_to_the_services_own_network_unless_allowe
         await Rfc2136Updater().add_txt(target, "_dnsauth.example.com", "token")
     assert "not a public address" in refused.value.message and refused.value.field == "server"
     assert refused.value.sent is False  # nothing left the service
+
+
+async def test_the_probe_is_looked_up_again_after_a_pause_before_the_server_is_refused():
+    """A zone's public servers may lag behind its primary: one more lookup after a pause."""
+    from datetime import UTC, datetime
+
+    from domain.auto_validation import AutoValidation, PlacedRecordStore
+    from domain.model import Caller, Role
+    from domain.ports import CheckOutcome
+
+    class Records(PlacedRecordStore):
+        def __init__(self):
+            self.items = {}
+
+        async def save(self, record):
+            self.items[record.id] = record
+
+        async def mark_placed(self, record_id):
+            pass
+
+        async def get(self, record_id):
+            return self.items.get(record_id)
+
+        async def delete(self, record_id):
+            self.items.pop(record_id, None)
+
+        async def all(self, limit=500):
+            return list(self.items.values())
+
+    class Providers:
+        saved = []
+
+        def new_id(self):
+            return "dnsp_1"
+
+        async def list(self, account):
+            return []
+
+        async def save(self, provider):
+            self.saved.append(provider)
+            return provider
+
+    class Updater:
+        async def add_txt(self, target, name, value, ttl=60):
+            pass
+
+        async def delete_txt(self, target, name, value):
+            pass
+
+    class LateChecker:
+        def __init__(self):
+            self.lookups = 0
+
+        async def check_dns(self, name, value):
+            self.lookups += 1
+            return CheckOutcome(self.lookups > 1, None if self.lookups > 1 else "NXDOMAIN")
+
+    class Sealer:
+        def seal(self, data, *, context):
+            return b"sealed"
+
+        def open(self, data, *, context):
+            return b"s" * 32
+
+    class Clock:
+        def now(self):
+            return datetime(2026, 1, 1, tzinfo=UTC)
+
+    pauses, checker, records = [], LateChecker(), Records()
+
+    async def pause(seconds):
+        pauses.append(seconds)
+
+    auto = AutoValidation(providers=Providers(), records=records, updater=Updater(), checker=checker,
+                          sealer=Sealer(), clock=Clock(), pause=pause)
+    saved = await auto.configure_dns(Caller(account="a", role=Role.OWNER), given())
+    assert saved.check_ok and checker.lookups == 2 and pauses == [2.0]
+    assert records.items == {}  # the probe is written off once deleted
