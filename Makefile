@@ -116,3 +116,10 @@ bench: install $(BENCH_STAMP)
 install: pebble
 pebble:
 	@sh scripts/install-pebble.sh
+
+# Debian's Knot DNS for the automatic DNS validation tests (RFC 2136 updates with TSIG),
+# as nginx is installed for the download test: apt-get when missing and run as root.
+.PHONY: knot
+install: knot
+knot:
+	@sh scripts/install-knot.sh

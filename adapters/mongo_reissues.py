@@ -392,6 +392,14 @@ class MongoReissueRepository(ReissueRepository):
     async def mark_applied(self, reissue_id: str) -> None:
         await self._col.update_one({"_id": reissue_id}, {"$set": {"applied": True}})
 
+    async def pending_auto_validation(self, limit: int = 100) -> list[Reissue]:
+        """Reissues waiting for a record or file the service places itself (R20)."""
+        docs = await self._col.find({
+            "status": ReissueStatus.PENDING_DOMAIN_VALIDATION.value,
+            "domainValidation.method": {"$in": [ValidationMethod.DNS_AUTO.value, ValidationMethod.FILE_AUTO.value]},
+        }).limit(limit).to_list()
+        return [reissue_from_doc(d) for d in docs]
+
 
 class MongoLockStore(LockStore):
     def __init__(self, database: Database) -> None:

@@ -269,9 +269,10 @@ async def _webhooks_forever(services: Services) -> None:
         await asyncio.sleep(settings.webhook_poll_seconds)
 
 
-def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) -> ASGIApp:
+def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning(), *, sweep: bool = True) -> ASGIApp:
     """The ASGI app for one database URI (the embedded one is started by the CLI).
-    `tuning` is for `make bench` only (each optimisation's before/after)."""
+    `tuning` is for `make bench` only (each optimisation's before/after); `sweep=False`
+    (tests only) leaves the sweep to whoever calls `ReissueService.sweep`."""
     services_ref: dict = {}
     ide = GraphiQLAssets.load(settings.graphiql_assets) if settings.graphiql else None
     web_console = ConsoleAssets.load(settings.console_assets)  # /console: certreissue/console.py
@@ -427,8 +428,8 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning()) 
             await services.close()
             raise
         await services.changes.start()  # subscriptions' change stream (or polling), one per process
-        sweeper = asyncio.create_task(_sweep_forever(services))
         hooks = asyncio.create_task(_webhooks_forever(services))
+        sweeper = asyncio.create_task(_sweep_forever(services) if sweep else asyncio.sleep(0))
         try:
             yield
         finally:

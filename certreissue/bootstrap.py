@@ -12,6 +12,15 @@ from adapters.acme_authority import AcmeAuthority
 from adapters.authority import BuiltInAuthority
 from adapters.bundles import ZipBundleWriter
 from adapters.clock import SystemClock
+from adapters.dns_update import Rfc2136Updater
+from adapters.mongo_auto_validation import (
+    MongoDnsProviderStore,
+    MongoPlacedFileStore,
+    MongoPlacedRecordStore,
+    MongoWebrootStore,
+    ensure_auto_validation_indexes,
+    ensure_webroot_indexes,
+)
 from adapters.keys import ThreadKeyFactory
 from adapters.mongo import Database, MongoAccountRegistry, MongoCertificateRepository, MongoTokenStore
 from adapters.mongo_changes import MongoChangeFeed
@@ -32,7 +41,9 @@ from adapters.mongo_reissues import (
 from adapters.sealing import AesGcmSealer, derive_key, load_or_create_master_key
 from adapters.validation import LiveDomainChecker
 from adapters.webhooks import HttpWebhookSender, MongoWebhookStore, ensure_webhook_indexes
+from adapters.webroot_files import LocalWebrootFiles
 from certreissue.settings import Settings
+from domain.auto_validation import AutoValidation
 from domain.certificates import CertificateService
 from domain.downloads import DownloadService
 from domain.ports import AccountRegistry, ChangeFeed, Clock, DomainChecker, TokenStore
@@ -40,6 +51,7 @@ from domain.reissuing import ReissueService
 from domain.revocations import RevocationService
 from domain.webhooking import WebhookService
 from domain.webhooks import RetryPolicy
+from domain.webroots import WebrootValidation
 
 
 @dataclass
@@ -62,6 +74,8 @@ class Services:
     downloads: DownloadService
     revocations: RevocationService
     webhooks: WebhookService
+    auto_validation: AutoValidation  # DNS providers and the records placed through them (R18, R20)
+    webroots: WebrootValidation | None = None  # FILE_AUTO, when CERTS_WEBROOTS_DIR is set (R20)
     # Which exceptions mean the database did not answer (retried, not a bug).
     database_unavailable: Callable[[BaseException], bool] = field(
         default=lambda error: isinstance(error, PyMongoError)
@@ -73,6 +87,8 @@ class Services:
         await ensure_reissue_indexes(self.database)
         await ensure_rate_limit_indexes(self.database)
         await ensure_webhook_indexes(self.database)
+        await ensure_auto_validation_indexes(self.database)
+        await ensure_webroot_indexes(self.database)
 
     async def close(self) -> None:
         await self.changes.close()
@@ -121,6 +137,18 @@ def build_services(
             eab_kid=settings.acme_eab_kid, eab_hmac=settings.acme_eab_hmac, ca_bundle=settings.acme_ca_bundle,
         )
     reissue_repository = MongoReissueRepository(database)
+    checker = checker or LiveDomainChecker(
+        settings.dns_nameservers, settings.http_validation_port, allow_private=settings.http_validation_allow_private,
+    )
+    auto_validation = AutoValidation(
+        providers=MongoDnsProviderStore(database), records=MongoPlacedRecordStore(database),
+        updater=Rfc2136Updater(settings.dns_nameservers, allow_private=settings.dns_provider_allow_private),
+        checker=checker, sealer=sealer, clock=clock,
+    )
+    webroots = None if settings.webroots_dir is None else WebrootValidation(
+        webroots=MongoWebrootStore(database), placed=MongoPlacedFileStore(database),
+        files=LocalWebrootFiles(settings.webroots_dir), checker=checker, clock=clock,
+    )
     locks = MongoLockStore(database)
     reissues = ReissueService(
         certificates=certificates,
@@ -131,17 +159,14 @@ def build_services(
         verifications=MongoVerificationLog(database),
         authority=issuer,
         keys=ThreadKeyFactory(),
-        checker=checker
-        or LiveDomainChecker(
-            settings.dns_nameservers,
-            settings.http_validation_port,
-            allow_private=settings.http_validation_allow_private,
-        ),
+        checker=checker,
         sealer=sealer,
         clock=clock,
         lifetime=timedelta(hours=settings.reissue_lifetime_hours),
         schedule=settings.validity_schedule,
         revocation_jobs=revocation_jobs,
+        auto_validation=auto_validation,
+        webroots=webroots,
     )
     return Services(
         settings=settings,
@@ -182,4 +207,6 @@ def build_services(
             policy=RetryPolicy(timedelta(seconds=settings.webhook_backoff_base_seconds),
                                timedelta(seconds=settings.webhook_backoff_max_seconds), settings.webhook_retry_for),
         ),
+        auto_validation=auto_validation,
+        webroots=webroots,
     )

@@ -4,10 +4,15 @@ several under one primary domain, so that every operation can be tried in Graphi
 The certificates are signed by the built-in CA under the intermediate of their brand,
 with the policy OID of their level, and uploaded with their keys: R29 reads brand, level
 and organization from them, and they are trusted imports (R27). Order facts (free,
-years purchased, automatic validation) are set as an operator would (R29)."""
+years purchased) are set as an operator would (R29). R18's automatic validation is a fact
+the service finds (a DNS provider of the account covering the domain, its last check
+passed): the demo records such a provider for example.com as checked, since example.com is
+a documentation domain whose real servers take no updates, so no probe could pass. The
+preview shows the waiver; a submission checks the provider again, which fails here."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,7 +37,6 @@ class DemoCertificate:
     organization: str | None = None
     issued_days_ago: int = 10
     purchased_years: int = 1
-    auto_validation: bool = False
     note: str = ""
 
 
@@ -40,8 +44,8 @@ CATALOGUE = [
     DemoCertificate("shop.example.com", Brand.SECTIGO, ValidationLevel.DV, note="PAID_DV: DNS validation"),
     DemoCertificate("www.example.com", Brand.GEOTRUST, ValidationLevel.DV, note="PAID_DV, same primary domain"),
     DemoCertificate(
-        "*.example.com", Brand.TRUSTASIA, ValidationLevel.DV, purchased_years=2, auto_validation=True,
-        note="PAID_DV, TrustAsia 2-year wildcard with auto validation (R18 waiver)",
+        "*.example.com", Brand.TRUSTASIA, ValidationLevel.DV, purchased_years=2,
+        note="PAID_DV, TrustAsia 2-year wildcard, example.com's DNS provider (R18 waiver)",
     ),
     DemoCertificate("blog.example.org", Brand.TRUSTASIA, ValidationLevel.DV, free=True, note="FREE_DV"),
     DemoCertificate(
@@ -82,17 +86,37 @@ async def upload_entry(services, owner: Caller, entry: DemoCertificate):
             validation_method=entry.method,
         ),
     )
-    if entry.free or entry.purchased_years != 1 or entry.auto_validation:
+    if entry.free or entry.purchased_years != 1:
         certificate = await services.certificates.set_order_facts(
             DEMO_OPERATOR,
             SetOrderFacts(
                 certificate.id,
                 is_free=entry.free or None,
                 purchased_years=entry.purchased_years if entry.purchased_years != 1 else None,
-                auto_validation_configured=entry.auto_validation or None,
             ),
         )
     return certificate
+
+
+DEMO_ZONE = "example.com"
+
+
+async def demo_dns_provider(services) -> None:
+    """example.com's DNS provider for account demo, recorded as checked (see the module's
+    text): the documentation address 192.0.2.53, a random key nobody holds."""
+    from adapters.mongo_auto_validation import MongoDnsProviderStore
+    from adapters.sealing import AesGcmSealer, load_or_create_master_key
+    from domain.auto_validation import DnsProvider, provider_context
+
+    store = MongoDnsProviderStore(services.database)
+    sealer = AesGcmSealer(load_or_create_master_key(services.settings.data_dir, services.settings.master_key))
+    provider_id, now = store.new_id(), services.clock.now()
+    await store.save(DnsProvider(
+        id=provider_id, account=DEMO_ACCOUNT, zone=DEMO_ZONE, server="192.0.2.53", port=53,
+        key_name="demo-key", algorithm="hmac-sha256",
+        sealed_secret=sealer.seal(os.urandom(32), context=provider_context(DEMO_ACCOUNT, provider_id)),
+        created_at=now, checked_at=now, check_ok=True,
+    ))
 
 
 TOKENS = (
@@ -122,6 +146,8 @@ async def reset_demo(services) -> None:
         (db.certificates, {"account": accounts}),
         (db.domain_verifications, {"account": accounts}),
         (db.api_tokens, {"account": accounts}),
+        (db.dns_providers, {"account": accounts}),
+        (db.webroots, {"account": accounts}),
     ):
         await collection.delete_many(query)
 
@@ -140,6 +166,7 @@ async def load_demo(services, *, reset: bool = False) -> list[tuple[str | None, 
             await upload_entry(services, owner, entry)
         other_entry = DemoCertificate("secret.example.com", Brand.SECTIGO, ValidationLevel.DV)
         await upload_entry(services, Caller(OTHER_ACCOUNT, Role.OWNER), other_entry)
+        await demo_dns_provider(services)
     now = services.clock.now()
     tokens = []
     for account, role in TOKENS:

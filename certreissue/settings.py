@@ -22,6 +22,16 @@ from domain.validity import DEFAULT_SCHEDULE, ValiditySchedule
 MAX_TOKEN_CACHE_SECONDS = 25.0  # R26: a revoked token stops working within 30 s
 
 
+def _webroots_dir(text: str) -> Path | None:
+    """FILE_AUTO's base directory: an existing directory, or unset (FILE_AUTO off)."""
+    if not text.strip():
+        return None
+    path = Path(text.strip())
+    if not path.is_dir():
+        raise ValueError(f"CERTS_WEBROOTS_DIR must be an existing directory, not {text!r}")
+    return path
+
+
 def _bool(value: str) -> bool:
     v = value.strip().lower()
     if v in ("1", "true", "yes", "on"):
@@ -50,6 +60,10 @@ class Settings:
     dns_nameservers: tuple[str, ...] = ()
     http_validation_port: int = 80
     http_validation_allow_private: bool = False
+    # Automatic DNS validation may send updates to loopback and private addresses (local trials).
+    dns_provider_allow_private: bool = False
+    # FILE_AUTO: the base directory of the accounts' webroots (<base>/<account>/...); unset: off.
+    webroots_dir: Path | None = None
     trusted_ca_file: Path | None = None
     ca: str = "builtin"  # R23: which CA issues reissues: builtin, or acme (adapters/acme_authority.py)
     acme_directory: str | None = None
@@ -112,6 +126,8 @@ class Settings:
             dns_nameservers=nameservers,
             http_validation_port=int(env.get("CERTS_HTTP_VALIDATION_PORT", "80")),
             http_validation_allow_private=_bool(env.get("CERTS_HTTP_VALIDATION_ALLOW_PRIVATE", "false")),
+            dns_provider_allow_private=_bool(env.get("CERTS_DNS_PROVIDER_ALLOW_PRIVATE", "false")),
+            webroots_dir=_webroots_dir(env.get("CERTS_WEBROOTS_DIR", "")),
             trusted_ca_file=Path(env["CERTS_TRUSTED_CA_FILE"]) if env.get("CERTS_TRUSTED_CA_FILE") else None,
             **_acme(env),
             reissue_lifetime_hours=int(env.get("CERTS_REISSUE_LIFETIME_HOURS", "168")),

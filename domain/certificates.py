@@ -253,13 +253,21 @@ class CertificateService:
         """R29: an operator sets what the certificate cannot show; each change an event."""
         require_role(caller, Role.OPERATOR)
         certificate = await self.require(caller, cmd.certificate_id, _field("certificateId"))
+        if cmd.auto_validation_configured is not None:
+            # R18, R29: a waiver rests on evidence the service holds, never on a declaration.
+            raise InvalidInput(
+                "autoValidationConfigured is no longer an order fact: it comes from the DNS providers the "
+                "certificate's account configured (a provider covering its domain whose last check passed)",
+                code=ErrorCode.OPTION_NOT_ALLOWED,
+                field=_field("autoValidationConfigured"),
+            )
         wanted = {
             "isFree": cmd.is_free,
             "purchasedYears": cmd.purchased_years,
             "autoValidationConfigured": cmd.auto_validation_configured,
         }
         if all(v is None for v in wanted.values()):
-            raise InvalidInput("give at least one of isFree, purchasedYears, autoValidationConfigured")
+            raise InvalidInput("give at least one of isFree, purchasedYears")
         if cmd.is_free and certificate.validation_level != ValidationLevel.DV:
             raise InvalidInput(
                 f"only DV certificates can be free; this one is {certificate.validation_level.value} "

@@ -459,13 +459,6 @@ class DomainChecker(ABC):
     async def check_file(self, hostname: str, path: str, expected: str) -> CheckOutcome: ...
 
 
-class ValidationProvider(ABC):
-    """R20 DNS_AUTO / FILE_AUTO: places the record or file itself."""
-
-    @abstractmethod
-    async def place(self, method, hostname: str, token: str) -> None: ...
-
-
 class RateLimiter(ABC):
     """Rate-limit units (what a mutation weighs) per token per minute, shared by every process
     on the database."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain import rules
+from domain.auto_validation import AutoValidation
+from domain.webroots import WebrootValidation
 from domain import x509 as pem
 from domain.certificates import CertificateService, require_account, require_role
 from domain.errors import DomainError, ErrorCode, Forbidden, InvalidInput, NotFound
@@ -50,7 +52,6 @@ from domain.ports import (
     LockStore,
     ReissueRepository,
     RevocationJobs,
-    ValidationProvider,
     VerificationLog,
 )
 from domain.reissues import (
@@ -61,6 +62,7 @@ from domain.reissues import (
     ReissueEvent,
     ReissueFlow,
     ReissueStatus,
+    Waiver,
 )
 from domain.rules import LockHolder, ReissueRequest, Steps
 from domain.text import has_control_characters, shown
@@ -162,10 +164,13 @@ class ReissueService:
         sealer: KeySealer,
         clock: Clock,
         lifetime: timedelta,
-        provider: ValidationProvider | None = None,
         schedule: ValiditySchedule = DEFAULT_SCHEDULE,
         revocation_jobs: RevocationJobs | None = None,
+        auto_validation: AutoValidation | None = None,
+        webroots: WebrootValidation | None = None,
     ) -> None:
+        self._auto = auto_validation
+        self._webroots = webroots
         self._revocation_jobs = revocation_jobs
         self._certificates = certificates
         self._certificate_repository = certificate_repository
@@ -179,7 +184,6 @@ class ReissueService:
         self._sealer = sealer
         self._clock = clock
         self._lifetime = lifetime
-        self._provider = provider
         self.schedule = schedule
 
     @property
@@ -297,6 +301,7 @@ class ReissueService:
         try:
             require_role(caller, Role.OWNER)
             checked = self._check(certificate, request)
+            await self._check_automatic(certificate, checked)
             same = self._same_csr_without_generating(certificate, checked)
             steps = rules.required_steps(
                 certificate,
@@ -304,6 +309,7 @@ class ReissueService:
                 self._clock.now(),
                 same_csr=same,
                 last_verified_at=await self._verifications.last(caller.account, checked.domain, certificate.organization_name),
+                auto_validation_configured=await self.auto_validation_configured(certificate),
             )
         except DomainError as error:
             return Preview(eligibility, [error], None, self.validity_for(certificate, self._clock.now()))
@@ -335,10 +341,10 @@ class ReissueService:
                 code=ErrorCode.OPTION_NOT_ALLOWED,
                 field=["input", "validationMethod"],
             )
-        if method in (ValidationMethod.DNS_AUTO, ValidationMethod.FILE_AUTO) and self._provider is None:
+        if method == ValidationMethod.FILE_AUTO and self._webroots is None:
             raise InvalidInput(
-                f"{method.value} needs an automatic validation provider, and none is configured on this "
-                "service: use DNS or FILE",
+                "FILE_AUTO is not configured on this service (it has no webroot base directory): use FILE, "
+                "DNS or DNS_AUTO",
                 code=ErrorCode.OPTION_NOT_ALLOWED,
                 field=["input", "validationMethod"],
             )
@@ -352,6 +358,44 @@ class ReissueService:
                 algorithm, parameter, exponent, field=["input", "csrSource"], what="the original CSR's"
             )
         return checked
+
+    async def _check_automatic(self, certificate: Certificate, checked: rules.CheckedRequest) -> None:
+        """R20 DNS_AUTO: only through a DNS provider of this account covering the domain;
+        FILE_AUTO only through a webroot of this account for the domain."""
+        if checked.validation_method == ValidationMethod.FILE_AUTO:
+            if self._webroots is None or await self._webroots.for_domain(certificate.account, checked.domain) is None:
+                raise InvalidInput(
+                    f"FILE_AUTO needs a webroot of this account for {checked.domain}, and none is configured: "
+                    "configure one (configureWebroot), or use FILE",
+                    code=ErrorCode.OPTION_NOT_ALLOWED,
+                    field=["input", "validationMethod"],
+                )
+            return
+        if checked.validation_method != ValidationMethod.DNS_AUTO:
+            return
+        if self._auto is None or await self._auto.covering(certificate.account, checked.domain) is None:
+            raise InvalidInput(
+                f"DNS_AUTO needs a DNS provider of this account for a zone holding {checked.domain}, and none is "
+                "configured: configure one (configureDnsProvider), or use DNS",
+                code=ErrorCode.OPTION_NOT_ALLOWED,
+                field=["input", "validationMethod"],
+            )
+
+    async def auto_validation_configured(self, certificate: Certificate) -> bool:
+        """R18: a provider of the certificate's account covers its domain and passed its
+        last check (the fact, from configured providers; never a flag someone set)."""
+        return (await self.auto_validation_configured_many([(certificate.account, certificate.domain)]))[0]
+
+    async def auto_validation_configured_many(self, keys: list[tuple[str, str]]) -> list[bool]:
+        """The same for many (account, domain) pairs, reading each account's providers once.
+        A webroot serves one name, never a wildcard (R20)."""
+        found: dict[tuple[str, str], bool] = {}
+        for account in sorted({a for a, _ in keys}):
+            domains = {d for a, d in keys if a == account}
+            dns = await self._auto.configured_many(account, domains) if self._auto else {}
+            files = await self._webroots.configured_many(account, domains) if self._webroots else {}
+            found.update({(account, d): bool(dns.get(d) or files.get(d)) for d in domains})
+        return [found[k] for k in keys]
 
     @staticmethod
     def _check_uploaded_csr(checked: rules.CheckedRequest):
@@ -430,6 +474,7 @@ class ReissueService:
         now = self._clock.now()
         eligibility = await self.eligibility(caller, certificate)
         checked = self._check(certificate, request)
+        await self._check_automatic(certificate, checked)
 
         reissue_id = self._reissues.new_id()
         claim = None
@@ -499,7 +544,19 @@ class ReissueService:
             now,
             same_csr=prepared.same_as_original,
             last_verified_at=await self._verifications.last(caller.account, checked.domain, certificate.organization_name),
+            auto_validation_configured=await self.auto_validation_configured(certificate),
         )
+        if Waiver.AUTO_VALIDATION_CONFIGURED in steps.waivers:
+            # R18, R28: the waiver signs without a proof from the applicant, so the provider
+            # proves again, now, that the world sees its zone through that server.
+            assert self._auto is not None
+            fresh = await self._auto.recheck(certificate.account, certificate.domain)
+            steps = rules.required_steps(
+                certificate, checked, now, same_csr=prepared.same_as_original,
+                last_verified_at=await self._verifications.last(caller.account, checked.domain,
+                                                                certificate.organization_name),
+                auto_validation_configured=fresh,
+            )
         now = self._clock.now()
         pending_until = now + rules.LOCK_GRACE
         certificate_lock = LockRecord(
@@ -601,11 +658,21 @@ class ReissueService:
         if reissue.status == ReissueStatus.ISSUED:
             await self._finish_after_submit(self._apply_issuance(reissue), reissue)
         if validation is not None and validation.method in (ValidationMethod.DNS_AUTO, ValidationMethod.FILE_AUTO):
-            assert self._provider is not None
-            await self._finish_after_submit(
-                self._provider.place(validation.method, reissue.domain, validation.token), reissue
-            )
+            # R20: the service places the record or file and checks it itself, now; the sweep again.
+            reissue = await self._automatic_step(reissue) or reissue
         return RequestResult(reissue, prepared.returned_key_pem)
+
+    async def _automatic_step(self, reissue: Reissue) -> Reissue | None:
+        """R20 DNS_AUTO / FILE_AUTO: places the record or file (unless placed), then checks it
+        as "Validate now" would (R21). A server that refuses or is down leaves the reissue pending with the
+        diagnosis; nothing is lost, the sweep tries again. None when it failed unexpectedly."""
+        try:
+            return await self._validate(reissue, SYSTEM_ACTOR)
+        except DomainError as error:  # it changed meanwhile (cancelled, validated by the owner)
+            log.info("reissue %s: automatic validation step skipped: %s", reissue.id, error.message)
+        except Exception:  # noqa: BLE001
+            log.exception("reissue %s: automatic validation step failed; the sweep tries again", reissue.id)
+        return None
 
     async def _open_order(self, reissue: Reissue, method: ValidationMethod) -> tuple[Reissue, str | None]:
         """R20 with an ACME CA: the reissue's order, opened before the reissue is stored (a
@@ -727,6 +794,16 @@ class ReissueService:
     async def _release_locks(self, reissue: Reissue) -> None:
         await self._locks.release(f"{reissue.id}:primary")
         await self._locks.release(f"{reissue.id}:certificate")
+        method = reissue.domain_validation.method if reissue.domain_validation else None
+        placer = self._auto if method == ValidationMethod.DNS_AUTO else (
+            self._webroots if method == ValidationMethod.FILE_AUTO else None)
+        if placer is not None:
+            # R20: the record or file goes when the reissue ends; what cannot be removed
+            # now, the sweep removes later.
+            try:
+                await placer.release(reissue.id)
+            except Exception:  # noqa: BLE001
+                log.exception("reissue %s: its challenge was not removed; the sweep tries again", reissue.id)
 
     async def _expire(self, reissue: Reissue) -> Reissue:
         try:
@@ -876,6 +953,14 @@ class ReissueService:
                 code=ErrorCode.INVALID_STATE,
                 field=["reissueId"],
             )
+        return await self._validate(reissue, caller.actor)
+
+    async def _validate(self, reissue: Reissue, actor: str) -> Reissue:
+        validation = reissue.domain_validation
+        assert validation is not None
+        diagnosis = await self._place_automatically(reissue)
+        if diagnosis is not None:
+            return await self._failed_check(reissue, validation, diagnosis)
         if validation.method in (ValidationMethod.DNS, ValidationMethod.DNS_AUTO):
             outcome = await self._checker.check_dns(validation.dns_name(reissue.domain), validation.token)
         else:
@@ -896,14 +981,32 @@ class ReissueService:
         note = f"domain validated by {validation.method.value}"
         if following == ReissueStatus.ISSUED:
             try:
-                return await self._issue(reissue, caller.actor, note=note, domain_validation=verified)
+                return await self._issue(reissue, actor, note=note, domain_validation=verified)
             except CaError as error:
                 # The order stays as it is (its URL on the reissue): a later check resumes it.
                 return await self._failed_check(reissue, verified, _ca_diagnosis(error, "finalising the order"),
                                                 status=DomainValidationStatus.VERIFIED)
         return await self._transition(
-            reissue, following, caller.actor, note, "validate", domain_validation=verified
+            reissue, following, actor, note, "validate", domain_validation=verified
         )
+
+    async def _place_automatically(self, reissue: Reissue) -> str | None:
+        """R20 DNS_AUTO / FILE_AUTO: places the record or file unless it is placed (placing
+        failed before, the server was down: "Validate now" and the sweep place it first).
+        None when it is there, else a diagnosis."""
+        validation = reissue.domain_validation
+        assert validation is not None
+        if validation.method == ValidationMethod.DNS_AUTO and self._auto is not None:
+            if await self._auto.is_placed(reissue.id):
+                return None
+            return await self._auto.place(reissue.account, reissue.id, reissue.domain, validation.token,
+                                          validation.dns_name(reissue.domain))
+        if validation.method == ValidationMethod.FILE_AUTO and self._webroots is not None:
+            if await self._webroots.is_placed(reissue.id):
+                return None
+            return await self._webroots.place(reissue.account, reissue.id, reissue.domain.removeprefix("*."),
+                                              validation.token, validation.file_path)
+        return None
 
     async def _failed_check(
         self, reissue: Reissue, validation: DomainValidation, diagnosis: str | None,
@@ -1039,7 +1142,26 @@ class ReissueService:
                 counts["released"] += 1
         # Idempotency keys are kept at least 24 h; dropped after IDEMPOTENCY_RETENTION.
         counts["idempotency_keys"] = await self._idempotency.purge_before(self._clock.now() - IDEMPOTENCY_RETENTION)
+        # R20 DNS_AUTO / FILE_AUTO: a waiting reissue is placed (again) and checked; records
+        # and files of reissues that ended, and probes a dead process left, are removed.
+        counts["auto_checked"] = 0
+        if self._auto is not None or self._webroots is not None:
+            for reissue in await self._reissues.pending_auto_validation():
+                if await self._automatic_step(reissue) is not None:
+                    counts["auto_checked"] += 1
+        if self._auto is not None:
+            counts["auto_records_removed"] = await self._auto.sweep(self._reissue_finished)
+        if self._webroots is not None:
+            counts["auto_files_removed"] = await self._webroots.sweep(self._reissue_finished)
         return counts
+
+    async def _reissue_finished(self, reissue_id: str) -> bool:
+        reissue = await self._reissues.get(reissue_id)
+        if reissue is None:
+            # Placed by a request that died before its reissue was stored: gone for good
+            # once the lock's grace is over (R24).
+            return True
+        return not reissue.status.is_active
 
 
 def _ca_diagnosis(error: CaError, doing: str) -> str:

@@ -440,8 +440,11 @@ def required_steps(
     *,
     same_csr: bool,
     last_verified_at: datetime | None,
+    auto_validation_configured: bool = False,
 ) -> Steps:
-    """Decides waivers and steps, and so the status a submitted reissue starts in."""
+    """Decides waivers and steps, and so the status a submitted reissue starts in.
+    `auto_validation_configured` is R18's fact as the service found it: a DNS provider of
+    the certificate's account covers its domain and passed its last check."""
     flow = flow_for(certificate)
 
     if flow == ReissueFlow.FREE_DV:
@@ -470,7 +473,7 @@ def required_steps(
             certificate.brand == Brand.TRUSTASIA
             and certificate.purchased_years in (2, 3)
             and certificate.domain.startswith("*.")
-            and certificate.auto_validation_configured
+            and auto_validation_configured
         ):
             claimed.append(Waiver.AUTO_VALIDATION_CONFIGURED)
         if last_verified_at is not None and last_verified_at >= months_before(now, VERIFICATION_MONTHS):

@@ -62,6 +62,7 @@ class Context:
     domain_active_loader: DataLoader[tuple[str, str], list[Reissue]] = field(init=False)
     eligibility_loader: DataLoader[Certificate, Eligibility] = field(init=False)
     certificate_reissues_loader: DataLoader[tuple, Page] = field(init=False)
+    auto_validation_loader: DataLoader[tuple[str, str], bool] = field(init=False)
 
     def __post_init__(self) -> None:
         self.forget_loaded()
@@ -111,7 +112,13 @@ class Context:
                     pages[(account, cid, first, after, with_total)] = found[cid]
             return [pages[key] for key in keys]
 
+        async def load_auto_validation(keys: list[tuple[str, str]]) -> list[bool]:
+            # key: (account, domain) of a certificate the caller was allowed to see (R18);
+            # the account's providers are read once per account.
+            return await self.services.reissues.auto_validation_configured_many(keys)
+
         batch = None if self.tuning.batch_loads else 1
+        self.auto_validation_loader = DataLoader(load_fn=load_auto_validation, max_batch_size=batch)
         self.certificate_loader = DataLoader(load_fn=load_certificates, max_batch_size=batch)
         self.eligibility_loader = DataLoader(load_fn=load_eligibility, cache_key_fn=lambda c: c.id, max_batch_size=batch)
         self.reissue_loader = DataLoader(load_fn=load_reissues, max_batch_size=batch)

@@ -78,7 +78,9 @@ class SetOrderFactsInput:
         default=None, description="Validity purchased, in years (R18 looks for 2 or 3)."
     )
     auto_validation_configured: bool | None = strawberry.field(
-        default=None, description="Automatic DNS or file validation configured for the domain (R18)."
+        default=None,
+        description="Refused: R18's fact now comes from the account's configured DNS providers.",
+        deprecation_reason="Automatic validation is found from configured DNS providers (configureDnsProvider).",
     )
 
     def to_domain(self) -> SetOrderFacts:

@@ -24,6 +24,7 @@ from domain.errors import DomainError
 from schema.extensions import CostLimits, MaskInternalErrors
 from schema.get_operation import GetOperation
 from schema.suggestions import HideSuggestions
+from resolvers import auto_validation as auto_validation_resolvers
 from resolvers import certificates as certificate_resolvers
 from resolvers import reissues as reissue_resolvers
 from resolvers import subscriptions as subscription_resolvers
@@ -40,6 +41,16 @@ from schema.inputs import (
     RequestReissueInput,
     SetOrderFactsInput,
     UploadCertificateInput,
+)
+from schema.auto_validation_types import (
+    ConfigureDnsProviderInput,
+    ConfigureWebrootInput,
+    DnsProvider,
+    DnsProviderPayload,
+    RemoveDnsProviderPayload,
+    RemoveWebrootPayload,
+    Webroot,
+    WebrootPayload,
 )
 from schema.reissue_types import Reissue, ReissueConnection
 from schema.types import (
@@ -267,6 +278,14 @@ class Query:
     @strawberry.field(description="Days before a certificate's notAfter when certificate.expiring is sent.")
     async def expiry_notification_thresholds(self, info: strawberry.Info[Context]) -> list[int]:
         return list(await webhook_resolvers.expiry_thresholds(info.context))
+    @strawberry.field(description="The account's DNS providers for DNS_AUTO (R20; owner or viewer, R26); "
+                      "secrets are never returned.")
+    async def dns_providers(self, info: strawberry.Info[Context]) -> list[DnsProvider]:
+        return [DnsProvider.from_domain(p) for p in await auto_validation_resolvers.dns_providers(info.context)]
+
+    @strawberry.field(description="The account's webroots for FILE_AUTO (R20; owner or viewer, R26).")
+    async def webroots(self, info: strawberry.Info[Context]) -> list[Webroot]:
+        return [Webroot.from_domain(w) for w in await auto_validation_resolvers.webroots(info.context)]
 
 
 @strawberry.type
@@ -335,6 +354,36 @@ class Mutation:
     @strawberry.mutation
     async def cancel_reissue(self, info: strawberry.Info[Context], reissue_id: strawberry.ID) -> ReissuePayload:
         return ReissuePayload.of(await reissue_resolvers.cancel(info.context, str(reissue_id)))
+
+    @strawberry.mutation(description="owner role (R26): the zone's primary server and TSIG key for DNS_AUTO (R20); "
+                         "the same zone again replaces it. Saved only after a probe proves the server serves the "
+                         "zone as the world sees it.")
+    async def configure_dns_provider(
+        self, info: strawberry.Info[Context], input: ConfigureDnsProviderInput
+    ) -> DnsProviderPayload:
+        found, errors = await auto_validation_resolvers.configure_dns_provider(info.context, input.to_domain())
+        return DnsProviderPayload(dns_provider=DnsProvider.from_domain(found) if found else None,
+                                  user_errors=user_errors(errors))
+
+    @strawberry.mutation(description="owner role (R26). Records already placed are still removed when their "
+                         "reissues end.")
+    async def remove_dns_provider(self, info: strawberry.Info[Context], id: strawberry.ID) -> RemoveDnsProviderPayload:
+        removed, errors = await auto_validation_resolvers.remove_dns_provider(info.context, str(id))
+        return RemoveDnsProviderPayload(removed_id=strawberry.ID(removed) if removed else None,
+                                        user_errors=user_errors(errors))
+
+    @strawberry.mutation(description="owner role (R26): where FILE_AUTO writes the challenge file for one domain "
+                         "(R20), below the service's webroot base directory; the same domain again replaces it.")
+    async def configure_webroot(self, info: strawberry.Info[Context], input: ConfigureWebrootInput) -> WebrootPayload:
+        found, errors = await auto_validation_resolvers.configure_webroot(info.context, input.domain, input.directory)
+        return WebrootPayload(webroot=Webroot.from_domain(found) if found else None, user_errors=user_errors(errors))
+
+    @strawberry.mutation(description="owner role (R26). Files already written are still removed when their "
+                         "reissues end.")
+    async def remove_webroot(self, info: strawberry.Info[Context], id: strawberry.ID) -> RemoveWebrootPayload:
+        removed, errors = await auto_validation_resolvers.remove_webroot(info.context, str(id))
+        return RemoveWebrootPayload(removed_id=strawberry.ID(removed) if removed else None,
+                                    user_errors=user_errors(errors))
 
     @strawberry.mutation(description="At most once per 24 h per reissue (R22); RATE_LIMITED otherwise.")
     async def remind_reviewer(self, info: strawberry.Info[Context], reissue_id: strawberry.ID) -> ReissuePayload:

@@ -165,7 +165,15 @@ class Certificate(Node):
         description="Why path validation refused the chain when it was imported (R27); null when trusted."
     )
     purchased_years: int = strawberry.field(description="Order facts (R29).")
-    auto_validation_configured: bool
+
+    @strawberry.field(
+        description="R18: a DNS provider of the certificate's account covers its domain (or, for a name that "
+        "is not a wildcard, a webroot serves it) and its last check passed (configureDnsProvider, "
+        "configureWebroot); found by the service, never set by anyone."
+    )
+    async def auto_validation_configured(self, info: strawberry.Info) -> bool:
+        return await info.context.auto_validation_loader.load((self.model.account, self.model.domain))
+
     order_fact_changes: list[OrderFactChange] = strawberry.field(
         description="Every change an operator made to the order facts, oldest first (R29)."
     )
@@ -202,7 +210,6 @@ class Certificate(Node):
             key_verified=c.key_verified,
             chain_untrusted_reason=c.current.chain_untrusted_reason,
             purchased_years=c.purchased_years,
-            auto_validation_configured=c.auto_validation_configured,
             order_fact_changes=[
                 OrderFactChange(at=x.at, actor=x.actor, fact=x.fact, old=x.old, new=x.new) for x in c.order_fact_changes
             ],

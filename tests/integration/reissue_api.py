@@ -90,13 +90,12 @@ async def upload_cert(
     with_key: bool = True,
     key=None,
     purchased_years: int | None = None,
-    auto_validation: bool | None = None,
     **extra,
 ) -> tuple[dict, certs.Issued]:
     """Uploads a certificate of the tests' CA (a trusted chain) for `name`, with its key
     (R27: keyVerified) and CSR. Brand, level and organization are the certificate's own
     (R29): issued under the brand's test intermediate with the level's policy OID. Order
-    facts (free, years, automatic validation) are set by the session's operator."""
+    facts (free, years) are set by the session's operator."""
     issued = certs.issue(
         name, sans, key=key, org=org, not_before=days_ago(issued_days_ago), days=days, brand=brand, level=level
     )
@@ -108,7 +107,7 @@ async def upload_cert(
     result = (await client(UPLOAD, {"input": data}))["uploadCertificate"]
     assert result["userErrors"] == [], result["userErrors"]
     certificate = result["certificate"]
-    facts = {"isFree": free or None, "purchasedYears": purchased_years, "autoValidationConfigured": auto_validation}
+    facts = {"isFree": free or None, "purchasedYears": purchased_years}
     if any(v is not None for v in facts.values()):
         certificate = await set_order_facts(client.as_staff("operator"), certificate["id"], **facts)
     return certificate, issued
@@ -120,6 +119,21 @@ async def set_order_facts(operator, certificate_id: str, **facts) -> dict:
     result = (await operator(SET_ORDER_FACTS, {"input": {"certificateId": certificate_id, **given}}))["setOrderFacts"]
     assert result["userErrors"] == [], result["userErrors"]
     return result["certificate"]
+
+
+async def checked_dns_provider(services, account: str, zone: str) -> None:
+    """R18's fact without a DNS server: a DNS provider of `account` for `zone` whose last
+    check passed, written to the database as configureDnsProvider saves one after its probe
+    (tests/integration/test_dns_auto.py configures them through a real server)."""
+    from adapters.mongo_auto_validation import MongoDnsProviderStore
+    from domain.auto_validation import DnsProvider
+
+    store = MongoDnsProviderStore(services.database)
+    now = datetime.now(UTC)
+    await store.save(DnsProvider(
+        id=store.new_id(), account=account, zone=zone, server="192.0.2.53", port=53, key_name="test-key",
+        algorithm="hmac-sha256", sealed_secret=b"unused", created_at=now, checked_at=now, check_ok=True,
+    ))
 
 
 async def request(client, **input) -> dict:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 
 from tests import certs
@@ -68,6 +69,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "webhookEndpoints": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
     "webhookDeliveries": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
     "expiryNotificationThresholds": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
+    # An account's DNS providers (R20): read by its tokens, configured and removed by its owner.
+    "dnsProviders": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
+    "webroots": {"owner": "ok", "viewer": "ok", "reviewer": F, "operator": F, OTHER: "null"},
     # -- mutations ------------------------------------------------------------------
     # Uploading touches no object of another account: the other owner uploads into its own.
     "uploadCertificate": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
@@ -84,6 +88,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "deleteWebhookEndpoint": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     "rotateWebhookSecret": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     "setExpiryNotificationThresholds": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
+    # Configuring touches no object of another account: the other owner configures its own.
+    "configureDnsProvider": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
+    "removeDnsProvider": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    "configureWebroot": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
+    "removeWebroot": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     # -- the role is allowed, the status is not -----------------------------------------
     "approveReissue@PENDING_CA_VERIFICATION": {
         "owner": F, "viewer": F, "reviewer": "INVALID_STATE", "operator": F, OTHER: F,
@@ -331,12 +340,12 @@ async def call(world: World, operation: str, role: str) -> str:
 
     if name == "setOrderFacts":
         cert = await world.certificate("PAID_DV")
-        input = {"certificateId": cert["id"], "purchasedYears": 2, "autoValidationConfigured": True}
+        input = {"certificateId": cert["id"], "purchasedYears": 2, "isFree": False}
         outcome = payload_outcome((await client(SET_ORDER_FACTS, {"input": input}))["setOrderFacts"], "certificate")
         stored = (await world.owner(FACTS, {"id": cert["id"]}))["certificate"]
-        changed = (stored["purchasedYears"], stored["autoValidationConfigured"]) == (2, True)
+        changed = stored["purchasedYears"] == 2
         assert changed == (outcome == "ok"), "a refused setOrderFacts changed the facts"
-        assert len(stored["orderFactChanges"]) == (2 if outcome == "ok" else 0)
+        assert len(stored["orderFactChanges"]) == (1 if outcome == "ok" else 0)
         return outcome
 
     if name in WEBHOOK_OPERATIONS:
@@ -473,12 +482,123 @@ def test_the_table_covers_every_operation_of_the_contract_and_every_role():
         "rejectReissue", "confirmCaVerification", "setOrderFacts", "cancelReissue", "remindReviewer",
         "webhookEndpoints", "webhookDeliveries", "expiryNotificationThresholds", "createWebhookEndpoint",
         "deleteWebhookEndpoint", "rotateWebhookSecret", "setExpiryNotificationThresholds",
+        "dnsProviders", "configureDnsProvider", "removeDnsProvider", "webroots", "configureWebroot",
+        "removeWebroot",
     }
     assert operations <= {name.partition("@")[0] for name in EXPECTED}
     assert all(set(by_role) == set(ROLES) for by_role in EXPECTED.values())
 
 
 @pytest.mark.parametrize(("operation", "role"), CELLS)
-async def test_authorization(world, operation, role):
+async def test_authorization(world, operation, role, request):
     expected = EXPECTED[operation][role]
+    if operation in DNS_PROVIDER_OPERATIONS:
+        # Knot DNS and an API that sees its zone (the probe), only for these cells.
+        knot, knot_api = request.getfixturevalue("knot"), request.getfixturevalue("knot_api")
+        async with httpx.AsyncClient(base_url=knot_api.url, timeout=30) as knot_http:
+            assert await call_dns_provider(world, operation, role, knot, knot_http) == expected
+        return
+    if operation in WEBROOT_OPERATIONS:
+        # nginx serving the webroots and an API with a webroot base, only for these cells.
+        site, file_api = request.getfixturevalue("webroot_site"), request.getfixturevalue("file_api")
+        dns_server = request.getfixturevalue("dns_server")
+        async with httpx.AsyncClient(base_url=file_api.url, timeout=30) as file_http:
+            assert await call_webroot(world, operation, role, site, dns_server, file_http) == expected
+        return
     assert await call(world, operation, role) == expected
+
+
+DNS_PROVIDER_OPERATIONS = ("dnsProviders", "configureDnsProvider", "removeDnsProvider")
+CONFIGURE = """
+mutation($input: ConfigureDnsProviderInput!) {
+  configureDnsProvider(input: $input) { dnsProvider { id zone } userErrors { code message field } }
+}
+"""
+REMOVE = "mutation($id: ID!) { removeDnsProvider(id: $id) { removedId userErrors { code message field } } }"
+PROVIDERS = "{ dnsProviders { id zone } }"
+
+
+async def call_dns_provider(world: World, operation: str, role: str, knot, knot_http) -> str:
+    """The same table for DNS providers; configuring goes through the API that sees the Knot
+    server (its probe must be seen), and a refused call changes no account's providers."""
+    def on_knot(client: GraphQLClient) -> GraphQLClient:
+        return GraphQLClient(knot_http, client.token, client.account, client.staff)
+
+    input = {"zone": knot.zone, "server": "127.0.0.1", "port": knot.port, "tsigKeyName": knot.key_name,
+             "tsigAlgorithm": knot.algorithm, "tsigSecret": knot.secret}
+    owner = on_knot(world.owner)
+
+    async def providers(client: GraphQLClient) -> list[str]:
+        return [p["id"] for p in (await client(PROVIDERS))["dnsProviders"]]
+
+    if operation == "configureDnsProvider":
+        client = on_knot(world.clients[role])
+        before = await providers(owner)
+        payload = (await client(CONFIGURE, {"input": input}))["configureDnsProvider"]
+        outcome = payload_outcome(payload, "dnsProvider")
+        after = await providers(owner)
+        assert len(after) == len(before) + (1 if outcome == "ok" and role != OTHER else 0), \
+            "the provider landed in the wrong account, or a refused one was saved"
+        return outcome
+    configured = (await owner(CONFIGURE, {"input": input}))["configureDnsProvider"]
+    assert configured["userErrors"] == [], configured["userErrors"]
+    provider_id = configured["dnsProvider"]["id"]
+    client = world.clients[role]
+    if operation == "dnsProviders":
+        response = await client.raw(PROVIDERS)
+        if response.json().get("errors"):
+            return top_level_code(response)
+        return "ok" if provider_id in [p["id"] for p in response.json()["data"]["dnsProviders"]] else "null"
+    payload = (await client(REMOVE, {"id": provider_id}))["removeDnsProvider"]
+    outcome = payload_outcome(payload, "removedId")
+    assert (provider_id in await providers(owner)) == (outcome != "ok"), "a refused removal removed it"
+    return outcome
+
+
+WEBROOT_OPERATIONS = ("webroots", "configureWebroot", "removeWebroot")
+CONFIGURE_WEBROOT = """
+mutation($input: ConfigureWebrootInput!) {
+  configureWebroot(input: $input) { webroot { id domain } userErrors { code message field } }
+}
+"""
+REMOVE_WEBROOT = "mutation($id: ID!) { removeWebroot(id: $id) { removedId userErrors { code message field } } }"
+WEBROOTS = "{ webroots { id domain } }"
+
+
+async def call_webroot(world: World, operation: str, role: str, site, dns_server, file_http) -> str:
+    """The same table for webroots, through an API with a webroot base whose domains nginx
+    serves; a refused call changes no account's webroots."""
+    def on_site(client: GraphQLClient) -> GraphQLClient:
+        return GraphQLClient(file_http, client.token, client.account, client.staff)
+
+    domain = f"www.{unique_zone()}"
+    dns_server.resolver.set(domain, "A", ["127.0.0.1"])
+    owner = on_site(world.owner)
+
+    async def webroots(client: GraphQLClient) -> list[str]:
+        return [w["id"] for w in (await client(WEBROOTS))["webroots"]]
+
+    if operation == "configureWebroot":
+        client = on_site(world.clients[role])
+        # nginx serves the caller's own area (the other owner configures into its own)
+        site.serve(client.account or world.account, domain)
+        before = await webroots(owner)
+        outcome = payload_outcome((await client(CONFIGURE_WEBROOT, {"input": {"domain": domain}}))["configureWebroot"],
+                                  "webroot")
+        after = await webroots(owner)
+        assert len(after) == len(before) + (1 if outcome == "ok" and role != OTHER else 0), \
+            "the webroot landed in the wrong account, or a refused one was saved"
+        return outcome
+    site.serve(world.account, domain)
+    configured = (await owner(CONFIGURE_WEBROOT, {"input": {"domain": domain}}))["configureWebroot"]
+    assert configured["userErrors"] == [], configured["userErrors"]
+    webroot_id = configured["webroot"]["id"]
+    client = on_site(world.clients[role])
+    if operation == "webroots":
+        response = await client.raw(WEBROOTS)
+        if response.json().get("errors"):
+            return top_level_code(response)
+        return "ok" if webroot_id in [w["id"] for w in response.json()["data"]["webroots"]] else "null"
+    outcome = payload_outcome((await client(REMOVE_WEBROOT, {"id": webroot_id}))["removeWebroot"], "removedId")
+    assert (webroot_id in await webroots(owner)) == (outcome != "ok"), "a refused removal removed it"
+    return outcome

@@ -156,6 +156,15 @@ async def test_demo_loads_certificates_of_all_four_flows_and_prints_working_toke
     primaries = [n["primaryDomain"] for n in nodes]
     assert any(primaries.count(p) >= 2 for p in primaries)  # several under one primary domain
     assert all(n["reissueEligibility"]["eligible"] for n in nodes)
+    # The README's walkthrough: the TrustAsia wildcard is waived by R18, from the demo's
+    # DNS provider for example.com (a checked provider, not a flag).
+    wildcard = (await owner('{ certificates(first: 50, filter: {domainContains: "*."}) { edges { node { id domain '
+                            'autoValidationConfigured } } } }'))["certificates"]["edges"]
+    [node] = [e["node"] for e in wildcard if e["node"]["domain"] == "*.example.com"]
+    assert node["autoValidationConfigured"] is True
+    preview = await owner("query($id: ID!) { previewReissue(input: {certificateId: $id, csrSource: ONLINE, "
+                          'reason: "rotate"}) { waivers } }', {"id": node["id"]})
+    assert preview["previewReissue"]["waivers"] == ["AUTO_VALIDATION_CONFIGURED"]
     # A second run keeps the data and prints new tokens.
     again = run("demo", env=cli_env(settings, database_uri))
     assert again.returncode == 0 and set(TOKEN.findall(again.stdout)).isdisjoint(tokens)

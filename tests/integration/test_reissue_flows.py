@@ -101,14 +101,6 @@ async def test_reissue_within_three_days_of_issue_waives_validation(owner):
     assert result["reissue"]["status"] == "ISSUED"
 
 
-async def test_trustasia_multi_year_wildcard_with_auto_validation_waives_validation(owner):
-    zone = unique_zone()
-    cert, _ = await upload_cert(owner, f"*.{zone}", brand="TRUSTASIA", auto_validation=True, purchased_years=2)
-    result = await request(owner, certificateId=cert["id"], csrSource="ONLINE", reason="rotate")
-    assert result["reissue"]["waivers"] == ["AUTO_VALIDATION_CONFIGURED"]  # R18
-    assert result["reissue"]["status"] == "ISSUED"
-
-
 async def test_a_domain_verified_recently_for_the_organization_waives_the_next_validation(owner, dns_server):
     zone = unique_zone()
     first, _ = await upload_cert(owner, f"a.{zone}", sans=[f"a.{zone}"])

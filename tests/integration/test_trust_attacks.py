@@ -22,6 +22,7 @@ from tests.integration.reissue_api import (
     CONFIRM,
     PREVIEW,
     act,
+    checked_dns_provider,
     error_codes,
     request,
     set_order_facts,
@@ -117,13 +118,35 @@ def leaf(pem_text: str) -> x509.Certificate:
 # -- declared facts and a copied certificate ----------------------------------------------------
 
 
-async def test_a_copy_of_another_accounts_public_certificate_earns_no_waiver_and_no_certificate(party, dns_server):
+async def test_an_operator_can_no_longer_declare_automatic_validation(party):
+    # R18, R29: the fact comes from configured DNS providers; the input stays (the contract)
+    # but is refused, naming the field, and nothing changes
+    owner = await party("declared")
+    certificate, _ = await upload_cert(owner.a, f"*.{unique_zone()}", brand="TRUSTASIA", purchased_years=2)
+    from tests.integration.test_upload_certificate import SET_ORDER_FACTS
+
+    result = (await owner.a.as_staff("operator")(SET_ORDER_FACTS, {"input": {
+        "certificateId": certificate["id"], "autoValidationConfigured": True, "purchasedYears": 3,
+    }}))["setOrderFacts"]
+    assert result["certificate"] is None
+    [error] = result["userErrors"]
+    assert error["field"] == ["input", "autoValidationConfigured"] and "DNS providers" in error["message"]
+    seen = await preview(owner.a, certificateId=certificate["id"], csrSource="ONLINE", reason="rotate")
+    assert seen["waivers"] == [] and seen["domainValidationRequired"] is True
+    facts = "query($id: ID!) { certificate(id: $id) { purchasedYears autoValidationConfigured orderFactChanges { fact } } }"
+    stored = (await owner.a(facts, {"id": certificate["id"]}))["certificate"]
+    assert (stored["purchasedYears"], stored["autoValidationConfigured"]) == (2, False)
+    assert [c["fact"] for c in stored["orderFactChanges"]] == ["purchasedYears"]
+
+
+async def test_a_copy_of_another_accounts_public_certificate_earns_no_waiver_and_no_certificate(party, dns_server, services):
     """The attack: upload someone's public TrustAsia 2-year wildcard and its chain (from a
     TLS handshake, no key), declare auto validation, ask for an ONLINE reissue: it was
     ISSUED at once with AUTO_VALIDATION_CONFIGURED."""
     zone = unique_zone()
     victim, attacker = await party("victim"), await party("attacker")
-    original, issued = await upload_cert(victim.a, f"*.{zone}", brand="TRUSTASIA", purchased_years=2, auto_validation=True)
+    original, issued = await upload_cert(victim.a, f"*.{zone}", brand="TRUSTASIA", purchased_years=2)
+    await checked_dns_provider(services, victim.account, zone)  # R18: the victim's zone is configured
     # The owner, who has the key, earns the waiver (R18 with R28).
     own = await preview(victim.a, certificateId=original["id"], csrSource="ONLINE", reason="rotate")
     assert own["waivers"] == ["AUTO_VALIDATION_CONFIGURED"]
@@ -135,8 +158,10 @@ async def test_a_copy_of_another_accounts_public_certificate_earns_no_waiver_and
     copy = await upload_raw(attacker.b, certificatePem=issued.chain_pem)
     assert (copy["provenance"], copy["chainTrusted"], copy["keyVerified"]) == ("IMPORTED", True, False)  # R27
     assert (copy["purchasedYears"], copy["autoValidationConfigured"]) == (1, False)  # R29: import defaults
-    # Even with the order facts set by an operator, the copy is no evidence (R28).
-    await set_order_facts(attacker.a.as_staff("operator"), copy["id"], purchasedYears=2, autoValidationConfigured=True)
+    # Even with the order facts set by an operator and a checked provider covering the zone,
+    # the copy is no evidence (R28).
+    await set_order_facts(attacker.a.as_staff("operator"), copy["id"], purchasedYears=2)
+    await checked_dns_provider(services, attacker.account, zone)
 
     seen = await preview(attacker.a, certificateId=copy["id"], csrSource="ONLINE", reason="rotate")
     assert seen["waivers"] == [] and seen["domainValidationRequired"] is True

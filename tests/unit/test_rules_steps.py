@@ -16,13 +16,18 @@ from tests.unit.factories import NOW, free_dv, make_checked, make_version, organ
 LONG_AGO = NOW - timedelta(days=100)
 
 
-def steps(certificate, *, same_csr=False, last_verified_at=None, now=NOW, **checked):
+def steps(certificate, *, same_csr=False, last_verified_at=None, now=NOW, auto_configured=None, **checked):
+    """`auto_configured`: R18's fact as the service found it (a DNS provider of the account
+    covering the domain, last check passed); by default what the test certificate states."""
     return required_steps(
         certificate,
         make_checked(certificate, **checked),
         now,
         same_csr=same_csr,
         last_verified_at=last_verified_at,
+        auto_validation_configured=(
+            certificate.auto_validation_configured if auto_configured is None else auto_configured
+        ),
     )
 
 
@@ -159,6 +164,14 @@ def test_no_auto_validation_waiver_unless_every_r18_condition_holds(overrides):
     assert Waiver.AUTO_VALIDATION_CONFIGURED not in s.waivers
     assert s.domain_validation_required is True
     assert s.initial_status == ReissueStatus.PENDING_DOMAIN_VALIDATION
+
+
+def test_auto_validation_waiver_comes_from_the_providers_fact_not_the_certificates_flag():
+    # R18, R29: a flag stored on the certificate earns nothing; the service's finding decides
+    flagged = trustasia_wildcard(auto_validation_configured=True)
+    assert Waiver.AUTO_VALIDATION_CONFIGURED not in steps(flagged, auto_configured=False).waivers
+    unflagged = trustasia_wildcard(auto_validation_configured=False)
+    assert steps(unflagged, auto_configured=True).waivers == (Waiver.AUTO_VALIDATION_CONFIGURED,)
 
 
 def test_auto_validation_waiver_is_only_for_paid_dv_not_free_dv():

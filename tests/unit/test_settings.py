@@ -120,3 +120,16 @@ def test_a_bad_webhook_setting_stops_the_start_naming_it(name, value):
     with pytest.raises(ValueError) as caught:
         Settings.from_env({name: value})
     assert name in str(caught.value) or "boolean" in str(caught.value)
+
+
+def test_automatic_validation_settings_are_off_by_default(tmp_path):
+    # R20: FILE_AUTO needs the operator's webroot base; DNS updates go to public addresses only
+    settings = Settings.from_env({})
+    assert settings.webroots_dir is None and settings.dns_provider_allow_private is False
+    on = Settings.from_env({"CERTS_WEBROOTS_DIR": str(tmp_path), "CERTS_DNS_PROVIDER_ALLOW_PRIVATE": "true"})
+    assert on.webroots_dir == tmp_path and on.dns_provider_allow_private is True
+
+
+def test_a_webroot_base_that_is_not_a_directory_is_refused_naming_the_variable(tmp_path):
+    with pytest.raises(ValueError, match="CERTS_WEBROOTS_DIR"):
+        Settings.from_env({"CERTS_WEBROOTS_DIR": str(tmp_path / "missing")})

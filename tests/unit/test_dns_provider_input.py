@@ -1,0 +1,160 @@
+"""What an owner may give for a DNS provider (R20): each refusal names its field and rule.
+The server is the account's choice, so its address and every input are checked before any
+packet leaves."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from adapters.dns_update import Rfc2136Updater
+from domain.auto_validation import DnsProvider, DnsProviderInput, DnsTarget, DnsUpdateError, check_dns_provider_input, covering
+from domain.errors import InvalidInput
+
+SECRET = base64.b64encode(b"k" * 32).decode()
+
+
+def given(**changes) -> DnsProviderInput:
+    values = {"zone": "Example.COM.", "server": "203.0.113.53", "port": 53, "tsig_key_name": "certreissue.",
+              "tsig_algorithm": "HMAC-SHA256", "tsig_secret": SECRET, **changes}
+    return DnsProviderInput(**values)
+
+
+def test_a_valid_input_comes_back_canonical_with_its_secret_decoded():
+    checked, secret = check_dns_provider_input(given())
+    assert (checked.zone, checked.tsig_key_name, checked.tsig_algorithm) == ("example.com", "certreissue", "hmac-sha256")
+    assert secret == b"k" * 32
+
+
+def test_the_secret_is_never_in_the_inputs_repr():
+    assert SECRET not in repr(given()) and "k" * 32 not in repr(DnsTarget("a", 53, "z", "k", "hmac-sha256", b"s" * 32))
+
+
+@pytest.mark.parametrize(("changes", "field", "words"), [
+    ({"zone": "com"}, "zone", "public suffix"),
+    ({"zone": "co.uk"}, "zone", "public suffix"),
+    ({"zone": "github.io"}, "zone", "public suffix"),
+    ({"zone": "host.internal"}, "zone", "Public Suffix List"),
+    ({"zone": "*.example.com"}, "zone", "wildcard"),
+    ({"zone": "192.0.2.1"}, "zone", ""),
+    ({"zone": "exa mple.com"}, "zone", ""),
+    ({"server": ""}, "server", "required"),
+    ({"server": "not a host"}, "server", ""),
+    ({"port": 0}, "port", "between 1 and 65535"),
+    ({"port": 65536}, "port", "between 1 and 65535"),
+    ({"tsig_key_name": ""}, "tsigKeyName", "not a valid key name"),
+    ({"tsig_key_name": "bad key"}, "tsigKeyName", "not a valid key name"),
+    ({"tsig_algorithm": "hmac-md5"}, "tsigAlgorithm", "hmac-md5"),
+    ({"tsig_algorithm": "hmac-md5.sig-alg.reg.int"}, "tsigAlgorithm", "not allowed"),
+    ({"tsig_algorithm": "hmac-sha1"}, "tsigAlgorithm", "not allowed"),
+    ({"tsig_secret": "not base64!"}, "tsigSecret", "base64"),
+    ({"tsig_secret": base64.b64encode(b"short").decode()}, "tsigSecret", "16-128 bytes"),
+    ({"tsig_secret": base64.b64encode(b"x" * 129).decode()}, "tsigSecret", "16-128 bytes"),
+])
+def test_a_bad_input_is_refused_naming_the_field_and_the_rule(changes, field, words):
+    with pytest.raises(InvalidInput) as refused:
+        check_dns_provider_input(given(**changes))
+    assert refused.value.field == ["input", field]
+    assert words in refused.value.message
+    assert SECRET not in refused.value.message
+
+
+def test_the_most_specific_zone_covers_a_name_and_a_zone_covers_only_names_under_it():
+    def provider(zone):
+        return DnsProvider(zone, "acct", zone, "203.0.113.53", 53, "k", "hmac-sha256", b"")
+
+    providers = [provider("example.com"), provider("shop.example.com")]
+    assert covering(providers, "www.shop.example.com").zone == "shop.example.com"
+    assert covering(providers, "*.example.com").zone == "example.com"
+    assert covering(providers, "example.com").zone == "example.com"
+    assert covering(providers, "badexample.com") is None
+    assert covering(providers, "example.com.evil.org") is None
+
+
+@pytest.mark.parametrize("server", ["127.0.0.1", "10.0.0.53", "169.254.169.254", "::1", "::ffff:127.0.0.1"])
+async def test_an_update_is_never_sent_to_the_services_own_network_unless_allowed(server):
+    # R21's address rules (is_public_address) for the server an account names
+    target = DnsTarget(server, 53, "example.com", "k", "hmac-sha256", b"s" * 32)
+    with pytest.raises(DnsUpdateError) as refused:
+        await Rfc2136Updater().add_txt(target, "_dnsauth.example.com", "token")
+    assert "not a public address" in refused.value.message and refused.value.field == "server"
+    assert refused.value.sent is False  # nothing left the service
+
+
+async def test_the_probe_is_looked_up_again_after_a_pause_before_the_server_is_refused():
+    """A zone's public servers may lag behind its primary: one more lookup after a pause."""
+    from datetime import UTC, datetime
+
+    from domain.auto_validation import AutoValidation, PlacedRecordStore
+    from domain.model import Caller, Role
+    from domain.ports import CheckOutcome
+
+    class Records(PlacedRecordStore):
+        def __init__(self):
+            self.items = {}
+
+        async def save(self, record):
+            self.items[record.id] = record
+
+        async def mark_placed(self, record_id):
+            pass
+
+        async def get(self, record_id):
+            return self.items.get(record_id)
+
+        async def delete(self, record_id):
+            self.items.pop(record_id, None)
+
+        async def all(self, limit=500):
+            return list(self.items.values())
+
+    class Providers:
+        saved = []
+
+        def new_id(self):
+            return "dnsp_1"
+
+        async def list(self, account):
+            return []
+
+        async def save(self, provider):
+            self.saved.append(provider)
+            return provider
+
+    class Updater:
+        async def add_txt(self, target, name, value, ttl=60):
+            pass
+
+        async def delete_txt(self, target, name, value):
+            pass
+
+    class LateChecker:
+        def __init__(self):
+            self.lookups = 0
+
+        async def check_dns(self, name, value):
+            self.lookups += 1
+            return CheckOutcome(self.lookups > 1, None if self.lookups > 1 else "NXDOMAIN")
+
+    class Sealer:
+        def seal(self, data, *, context):
+            return b"sealed"
+
+        def open(self, data, *, context):
+            return b"s" * 32
+
+    class Clock:
+        def now(self):
+            return datetime(2026, 1, 1, tzinfo=UTC)
+
+    pauses, checker, records = [], LateChecker(), Records()
+
+    async def pause(seconds):
+        pauses.append(seconds)
+
+    auto = AutoValidation(providers=Providers(), records=records, updater=Updater(), checker=checker,
+                          sealer=Sealer(), clock=Clock(), pause=pause)
+    saved = await auto.configure_dns(Caller(account="a", role=Role.OWNER), given())
+    assert saved.check_ok and checker.lookups == 2 and pauses == [2.0]
+    assert records.items == {}  # the probe is written off once deleted
