@@ -175,7 +175,9 @@ def knot(tmp_path_factory) -> Iterator[Knot]:
 
 @pytest.fixture(scope="session")
 def knot_settings(settings: Settings, knot: Knot) -> Settings:
-    return dataclasses.replace(settings, dns_nameservers=(knot.address,))
+    # A database of its own: no other test process's sweeper removes, or checks, its records
+    # between a test's steps (the tests sweep when their story says so).
+    return dataclasses.replace(settings, dns_nameservers=(knot.address,), db_name=f"{settings.db_name}_dnsauto")
 
 
 @pytest.fixture(scope="session")
@@ -218,7 +220,8 @@ def webroot_site(tmp_path_factory) -> Iterator[WebrootSite]:
 
 @pytest.fixture(scope="session")
 def file_settings(settings: Settings, webroot_site: WebrootSite) -> Settings:
-    return dataclasses.replace(settings, webroots_dir=webroot_site.base, http_validation_port=webroot_site.port)
+    return dataclasses.replace(settings, webroots_dir=webroot_site.base, http_validation_port=webroot_site.port,
+                               db_name=f"{settings.db_name}_fileauto")  # its own, as knot_settings
 
 
 @pytest.fixture(scope="session")
@@ -245,6 +248,16 @@ async def file_services(file_settings: Settings, database_uri: str, file_api) ->
 async def file_http(file_api: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=file_api.url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def knot_staff_tokens(knot_services: Services) -> dict[str, str]:
+    return {role: await new_token(knot_services, None, role) for role in ("reviewer", "operator")}
+
+
+@pytest.fixture(scope="session")
+async def file_staff_tokens(file_services: Services) -> dict[str, str]:
+    return {role: await new_token(file_services, None, role) for role in ("reviewer", "operator")}
 
 
 @pytest.fixture(scope="session")

@@ -34,10 +34,10 @@ AUTO_FACT = "query($id: ID!) { certificate(id: $id) { autoValidationConfigured }
 
 
 @pytest.fixture
-async def world(knot_http, services, staff_tokens, new_account):
-    """An owner of a new account, on the API that sees the Knot server."""
+async def world(knot_http, knot_services, knot_staff_tokens, new_account):
+    """An owner of a new account, on the API that sees the Knot server (its own database)."""
     account = new_account("dnsauto")
-    return GraphQLClient(knot_http, await new_token(services, account, "owner"), account, staff_tokens)
+    return GraphQLClient(knot_http, await new_token(knot_services, account, "owner"), account, knot_staff_tokens)
 
 
 def provider_input(knot: Knot, **changes) -> dict:

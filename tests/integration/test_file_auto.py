@@ -31,9 +31,9 @@ CHALLENGE = ".well-known/pki-validation/fileauth.txt"
 
 
 @pytest.fixture
-async def site_owner(file_http, services, staff_tokens, new_account):
+async def site_owner(file_http, file_services, file_staff_tokens, new_account):
     account = new_account("fileauto")
-    return GraphQLClient(file_http, await new_token(services, account, "owner"), account, staff_tokens)
+    return GraphQLClient(file_http, await new_token(file_services, account, "owner"), account, file_staff_tokens)
 
 
 @pytest.fixture
