@@ -32,7 +32,8 @@ import httpx
 import pytest
 
 from tests import certs
-from tests.conftest import GraphQLClient
+from certreissue.bootstrap import build_services
+from tests.conftest import GraphQLClient, new_token
 from tests.integration.reissue_api import (
     APPROVE,
     CANCEL,
@@ -496,16 +497,33 @@ async def test_authorization(world, operation, role, request):
         # Knot DNS and an API that sees its zone (the probe), only for these cells.
         knot, knot_api = request.getfixturevalue("knot"), request.getfixturevalue("knot_api")
         async with httpx.AsyncClient(base_url=knot_api.url, timeout=30) as knot_http:
-            assert await call_dns_provider(world, operation, role, knot, knot_http) == expected
+            clients = await clients_on(request, "knot_settings", knot_http, world)
+            assert await call_dns_provider(clients, operation, role, knot) == expected
         return
     if operation in WEBROOT_OPERATIONS:
         # nginx serving the webroots and an API with a webroot base, only for these cells.
         site, file_api = request.getfixturevalue("webroot_site"), request.getfixturevalue("file_api")
         dns_server = request.getfixturevalue("dns_server")
         async with httpx.AsyncClient(base_url=file_api.url, timeout=30) as file_http:
-            assert await call_webroot(world, operation, role, site, dns_server, file_http) == expected
+            clients = await clients_on(request, "file_settings", file_http, world)
+            assert await call_webroot(clients, operation, role, site, dns_server) == expected
         return
     assert await call(world, operation, role) == expected
+
+
+async def clients_on(request, settings_fixture: str, http: httpx.AsyncClient, world: World) -> dict[str, GraphQLClient]:
+    """The world's roles, with tokens of their own on an API whose database is its own (the
+    Knot and nginx APIs: no other process's sweeper acts between a test's steps)."""
+    services = build_services(request.getfixturevalue(settings_fixture), request.getfixturevalue("database_uri"))
+    made = {}
+    try:
+        for role in ROLES:
+            account = world.clients[OTHER].account if role == OTHER else world.account
+            token = await new_token(services, account, "owner" if role == OTHER else role)
+            made[role] = GraphQLClient(http, token, "" if role in ("reviewer", "operator") else account, {})
+    finally:
+        await services.close()
+    return made
 
 
 DNS_PROVIDER_OPERATIONS = ("dnsProviders", "configureDnsProvider", "removeDnsProvider")
@@ -518,21 +536,18 @@ REMOVE = "mutation($id: ID!) { removeDnsProvider(id: $id) { removedId userErrors
 PROVIDERS = "{ dnsProviders { id zone } }"
 
 
-async def call_dns_provider(world: World, operation: str, role: str, knot, knot_http) -> str:
-    """The same table for DNS providers; configuring goes through the API that sees the Knot
-    server (its probe must be seen), and a refused call changes no account's providers."""
-    def on_knot(client: GraphQLClient) -> GraphQLClient:
-        return GraphQLClient(knot_http, client.token, client.account, client.staff)
-
+async def call_dns_provider(clients: dict[str, GraphQLClient], operation: str, role: str, knot) -> str:
+    """The same table for DNS providers, through the API that sees the Knot server (its
+    probe must be seen); a refused call changes no account's providers."""
     input = {"zone": knot.zone, "server": "127.0.0.1", "port": knot.port, "tsigKeyName": knot.key_name,
              "tsigAlgorithm": knot.algorithm, "tsigSecret": knot.secret}
-    owner = on_knot(world.owner)
+    owner = clients["owner"]
 
     async def providers(client: GraphQLClient) -> list[str]:
         return [p["id"] for p in (await client(PROVIDERS))["dnsProviders"]]
 
     if operation == "configureDnsProvider":
-        client = on_knot(world.clients[role])
+        client = clients[role]
         before = await providers(owner)
         payload = (await client(CONFIGURE, {"input": input}))["configureDnsProvider"]
         outcome = payload_outcome(payload, "dnsProvider")
@@ -543,7 +558,7 @@ async def call_dns_provider(world: World, operation: str, role: str, knot, knot_
     configured = (await owner(CONFIGURE, {"input": input}))["configureDnsProvider"]
     assert configured["userErrors"] == [], configured["userErrors"]
     provider_id = configured["dnsProvider"]["id"]
-    client = world.clients[role]
+    client = clients[role]
     if operation == "dnsProviders":
         response = await client.raw(PROVIDERS)
         if response.json().get("errors"):
@@ -565,23 +580,20 @@ REMOVE_WEBROOT = "mutation($id: ID!) { removeWebroot(id: $id) { removedId userEr
 WEBROOTS = "{ webroots { id domain } }"
 
 
-async def call_webroot(world: World, operation: str, role: str, site, dns_server, file_http) -> str:
+async def call_webroot(clients: dict[str, GraphQLClient], operation: str, role: str, site, dns_server) -> str:
     """The same table for webroots, through an API with a webroot base whose domains nginx
     serves; a refused call changes no account's webroots."""
-    def on_site(client: GraphQLClient) -> GraphQLClient:
-        return GraphQLClient(file_http, client.token, client.account, client.staff)
-
     domain = f"www.{unique_zone()}"
     dns_server.resolver.set(domain, "A", ["127.0.0.1"])
-    owner = on_site(world.owner)
+    owner = clients["owner"]
 
     async def webroots(client: GraphQLClient) -> list[str]:
         return [w["id"] for w in (await client(WEBROOTS))["webroots"]]
 
     if operation == "configureWebroot":
-        client = on_site(world.clients[role])
+        client = clients[role]
         # nginx serves the caller's own area (the other owner configures into its own)
-        site.serve(client.account or world.account, domain)
+        site.serve(client.account or owner.account, domain)
         before = await webroots(owner)
         outcome = payload_outcome((await client(CONFIGURE_WEBROOT, {"input": {"domain": domain}}))["configureWebroot"],
                                   "webroot")
@@ -589,11 +601,11 @@ async def call_webroot(world: World, operation: str, role: str, site, dns_server
         assert len(after) == len(before) + (1 if outcome == "ok" and role != OTHER else 0), \
             "the webroot landed in the wrong account, or a refused one was saved"
         return outcome
-    site.serve(world.account, domain)
+    site.serve(owner.account, domain)
     configured = (await owner(CONFIGURE_WEBROOT, {"input": {"domain": domain}}))["configureWebroot"]
     assert configured["userErrors"] == [], configured["userErrors"]
     webroot_id = configured["webroot"]["id"]
-    client = on_site(world.clients[role])
+    client = clients[role]
     if operation == "webroots":
         response = await client.raw(WEBROOTS)
         if response.json().get("errors"):
