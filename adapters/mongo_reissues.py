@@ -393,11 +393,12 @@ class MongoReissueRepository(ReissueRepository):
         await self._col.update_one({"_id": reissue_id}, {"$set": {"applied": True}})
 
     async def pending_auto_validation(self, limit: int = 100) -> list[Reissue]:
-        """Reissues waiting for a record or file the service places itself (R20)."""
+        """Reissues waiting for a record or file the service places itself (R20), the longest
+        unchecked first (never checked before all), so that none is crowded out by `limit`."""
         docs = await self._col.find({
             "status": ReissueStatus.PENDING_DOMAIN_VALIDATION.value,
             "domainValidation.method": {"$in": [ValidationMethod.DNS_AUTO.value, ValidationMethod.FILE_AUTO.value]},
-        }).limit(limit).to_list()
+        }).sort([("domainValidation.lastCheckedAt", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list()
         return [reissue_from_doc(d) for d in docs]
 
 

@@ -47,6 +47,10 @@ PROBE_PREFIX = "_certreissue-probe-"
 PROBE_LOOKUPS = 2
 PROBE_PAUSE_SECONDS = 2.0
 RECORD_TTL = 60
+# A record whose server has not taken its removal for this long is given up (logged): a
+# server gone for good must not cost every sweep forever. Its token is spent by then.
+RECORD_GIVE_UP = timedelta(days=7)
+REMOVALS_AT_ONCE = 8
 _KEY_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
@@ -353,16 +357,29 @@ class AutoValidation:
     async def sweep(self, finished: Callable[[str], Awaitable[bool]]) -> int:
         """Removes records whose reissue ended (or never came to exist) and probes whose
         process died; what the server does not take now stays for the next sweep."""
-        removed = 0
         now = self._clock.now()
-        for record in await self._records.all():
+        gate = asyncio.Semaphore(REMOVALS_AT_ONCE)  # one dead server costs its timeout, not the sweep's
+
+        async def sweep_one(record: PlacedRecord) -> bool:
+            async with gate:
+                return await swept(record)
+
+        async def swept(record: PlacedRecord) -> bool:
             if record.reissue_id is None:
                 due = record.created_at is None or now - record.created_at >= PROBE_GRACE
             else:
                 due = await finished(record.reissue_id)
-            if due and await self._remove(record):
-                removed += 1
-        return removed
+            if not due:
+                return False
+            if await self._remove(record):
+                return True
+            if record.created_at is not None and now - record.created_at >= RECORD_GIVE_UP:
+                log.warning("TXT record %s on %s given up: its removal was refused or unanswered for %s",
+                            record.name, record.server, RECORD_GIVE_UP)
+                await self._records.delete(record.id)
+            return False
+
+        return sum(await asyncio.gather(*(sweep_one(r) for r in await self._records.all())))
 
     # -- internals ------------------------------------------------------------------------
 

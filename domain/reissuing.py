@@ -9,6 +9,7 @@ key) before they are applied, so two concurrent transitions cannot both win.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -70,6 +71,7 @@ from domain.validity import DEFAULT_SCHEDULE, BoundedValidity, ValiditySchedule,
 
 log = logging.getLogger("certreissue.reissues")
 IDEMPOTENCY_RETENTION = timedelta(hours=48)
+AUTO_CHECKS_AT_ONCE = 8  # DNS_AUTO / FILE_AUTO checks a sweep runs side by side
 SYSTEM_ACTOR = "system"
 # R23: how long a request may hold the right to sign (or finalise the CA's order) before
 # another may take it over; longer than the CA's slowest answer (an ACME check polls 20 s at most).
@@ -1146,9 +1148,18 @@ class ReissueService:
         # and files of reissues that ended, and probes a dead process left, are removed.
         counts["auto_checked"] = 0
         if self._auto is not None or self._webroots is not None:
-            for reissue in await self._reissues.pending_auto_validation():
-                if await self._automatic_step(reissue) is not None:
-                    counts["auto_checked"] += 1
+            now = self._clock.now()
+            due = [r for r in await self._reissues.pending_auto_validation()
+                   if rules.automatic_check_due(r.created_at, r.domain_validation.last_checked_at
+                                                if r.domain_validation else None, now)]
+            # A few at a time: one server that never answers costs its timeout, not everyone's.
+            gate = asyncio.Semaphore(AUTO_CHECKS_AT_ONCE)
+
+            async def step(reissue: Reissue) -> bool:
+                async with gate:
+                    return await self._automatic_step(reissue) is not None
+
+            counts["auto_checked"] = sum(await asyncio.gather(*(step(r) for r in due)))
         if self._auto is not None:
             counts["auto_records_removed"] = await self._auto.sweep(self._reissue_finished)
         if self._webroots is not None:

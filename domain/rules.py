@@ -547,6 +547,20 @@ def after_domain_validation(reissue: Reissue) -> ReissueStatus:
     return ReissueStatus.PENDING_MANUAL_REVIEW if reissue.manual_review_required else ReissueStatus.ISSUED
 
 
+AUTO_CHECK_MAX_INTERVAL = timedelta(minutes=10)
+
+
+def automatic_check_due(created_at: datetime, last_checked_at: datetime | None, now: datetime) -> bool:
+    """R20 DNS_AUTO / FILE_AUTO: when the service checks a waiting reissue again by itself.
+    The pause grows with the reissue's age (a tenth of it, at most 10 minutes): a fresh
+    record is looked for at every sweep, one that has not shown up for hours every 10
+    minutes, so reissues whose servers never answer cannot fill every sweep."""
+    if last_checked_at is None:
+        return True
+    pause = min((now - created_at) / 10, AUTO_CHECK_MAX_INTERVAL)
+    return now - last_checked_at >= pause
+
+
 def is_overdue(reissue: Reissue, now: datetime) -> bool:
     """R24: an active reissue past its lifetime expires."""
     return reissue.status in ACTIVE_STATUSES and reissue.expires_at <= now

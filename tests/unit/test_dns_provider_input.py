@@ -82,32 +82,65 @@ async def test_an_update_is_never_sent_to_the_services_own_network_unless_allowe
     assert refused.value.sent is False  # nothing left the service
 
 
+class Records:
+    """An in-memory PlacedRecordStore."""
+
+    def __init__(self):
+        self.items = {}
+
+    async def save(self, record):
+        self.items[record.id] = record
+
+    async def mark_placed(self, record_id):
+        pass
+
+    async def get(self, record_id):
+        return self.items.get(record_id)
+
+    async def delete(self, record_id):
+        self.items.pop(record_id, None)
+
+    async def all(self, limit=500):
+        return list(self.items.values())
+
+
+class Updater:
+    def __init__(self, failing: bool = False):
+        self.failing = failing
+
+    async def add_txt(self, target, name, value, ttl=60):
+        pass
+
+    async def delete_txt(self, target, name, value):
+        if self.failing:
+            from domain.auto_validation import DnsUpdateError
+
+            raise DnsUpdateError("connection failed")
+
+
+class Sealer:
+    def seal(self, data, *, context):
+        return b"sealed"
+
+    def open(self, data, *, context):
+        return b"s" * 32
+
+
+class Clock:
+    def __init__(self, at=None):
+        from datetime import UTC, datetime
+
+        self.at = at or datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self):
+        return self.at
+
+
 async def test_the_probe_is_looked_up_again_after_a_pause_before_the_server_is_refused():
     """A zone's public servers may lag behind its primary: one more lookup after a pause."""
-    from datetime import UTC, datetime
-
-    from domain.auto_validation import AutoValidation, PlacedRecordStore
+    from domain.auto_validation import AutoValidation
     from domain.model import Caller, Role
     from domain.ports import CheckOutcome
-
-    class Records(PlacedRecordStore):
-        def __init__(self):
-            self.items = {}
-
-        async def save(self, record):
-            self.items[record.id] = record
-
-        async def mark_placed(self, record_id):
-            pass
-
-        async def get(self, record_id):
-            return self.items.get(record_id)
-
-        async def delete(self, record_id):
-            self.items.pop(record_id, None)
-
-        async def all(self, limit=500):
-            return list(self.items.values())
 
     class Providers:
         saved = []
@@ -122,13 +155,6 @@ async def test_the_probe_is_looked_up_again_after_a_pause_before_the_server_is_r
             self.saved.append(provider)
             return provider
 
-    class Updater:
-        async def add_txt(self, target, name, value, ttl=60):
-            pass
-
-        async def delete_txt(self, target, name, value):
-            pass
-
     class LateChecker:
         def __init__(self):
             self.lookups = 0
@@ -136,17 +162,6 @@ async def test_the_probe_is_looked_up_again_after_a_pause_before_the_server_is_r
         async def check_dns(self, name, value):
             self.lookups += 1
             return CheckOutcome(self.lookups > 1, None if self.lookups > 1 else "NXDOMAIN")
-
-    class Sealer:
-        def seal(self, data, *, context):
-            return b"sealed"
-
-        def open(self, data, *, context):
-            return b"s" * 32
-
-    class Clock:
-        def now(self):
-            return datetime(2026, 1, 1, tzinfo=UTC)
 
     pauses, checker, records = [], LateChecker(), Records()
 
@@ -158,3 +173,27 @@ async def test_the_probe_is_looked_up_again_after_a_pause_before_the_server_is_r
     saved = await auto.configure_dns(Caller(account="a", role=Role.OWNER), given())
     assert saved.check_ok and checker.lookups == 2 and pauses == [2.0]
     assert records.items == {}  # the probe is written off once deleted
+
+
+async def test_a_record_whose_server_never_takes_its_removal_is_given_up_after_a_week(caplog):
+    """R24's cleanup must end: a server gone for good would otherwise cost every sweep forever.
+    Younger records stay for the next sweep."""
+    import dataclasses
+    from datetime import timedelta
+
+    from domain.auto_validation import RECORD_GIVE_UP, AutoValidation, DnsTarget
+
+    clock, records = Clock(), Records()
+    auto = AutoValidation(providers=None, records=records, updater=Updater(failing=True), checker=None,
+                          sealer=Sealer(), clock=clock)
+    target = DnsTarget("192.0.2.1", 53, "example.com", "key", "hmac-sha256", b"s" * 32)
+    for age, name in ((RECORD_GIVE_UP + timedelta(minutes=1), "old"), (timedelta(days=1), "young")):
+        record = auto._record("a", target, f"_dnsauth.{name}.example.com", "v", record_id=name, reissue_id="rei_" + name)
+        await records.save(dataclasses.replace(record, created_at=clock.now() - age))
+
+    async def ended(reissue_id):
+        return True
+
+    assert await auto.sweep(ended) == 0
+    assert set(records.items) == {"young"}
+    assert "given up" in caplog.text and "_dnsauth.old.example.com" in caplog.text
