@@ -230,6 +230,20 @@ async def test_a_receiver_sees_every_status_change_of_a_reissue_once_per_event_i
                    for d in deliveries)
 
 
+async def test_an_endpoint_for_reissue_issued_hears_of_a_reissue_issued_at_once(owner):
+    # R19: a reissue with the original CSR is waived (SAME_CSR) and issued in its request: its
+    # one event is reissue.created with status ISSUED, which the endpoint must get all the same.
+    with WebhookReceiver() as receiver:
+        _, secret = await create_endpoint(owner, receiver.url, ["reissue.issued"])
+        cert = await paid_dv(owner)
+        payload = await request(owner, certificateId=cert["id"], reason="r")
+        assert payload["reissue"]["status"] == "ISSUED", payload
+        got = await receiver.wait_for(lambda got: len(got) >= 1)
+        (body,) = verified(got, secret)
+        assert event_ids(got) == [f"msg_{payload['reissue']['id']}_0"]
+        assert (body["type"], body["data"]["status"]) == ("reissue.created", "ISSUED")
+
+
 async def test_only_subscribed_types_are_sent_and_only_events_after_the_endpoint_was_created(owner):
     reissue = await pending_reissue(owner)  # its creation happened before any endpoint
     with WebhookReceiver() as receiver:
