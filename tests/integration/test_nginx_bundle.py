@@ -10,7 +10,6 @@ empty, 0 or false), as the browser tests do."""
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import socket
 import ssl
@@ -27,38 +26,14 @@ from tests import certs
 from tests.conftest import free_port
 from tests.integration.reissue_api import request, unique_zone, upload_cert
 from tests.integration.test_downloads import download
-
-NGINX = Path(os.environ.get("CERTS_NGINX", "/usr/sbin/nginx"))
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
-
+from tests.support.nginx import PREAMBLE, require_nginx
 
 @pytest.fixture
 def nginx() -> Path:
-    if os.access(NGINX, os.X_OK):
-        return NGINX
-    message = f"{NGINX} is missing (make install runs `apt-get install -y nginx-light` when run as root)"
-    if in_ci():
-        pytest.fail(f"the nginx test cannot run in CI: {message}", pytrace=False)
-    pytest.skip(f"no nginx here (CI would fail): {message}")
+    return require_nginx()
 
 
-CONFIG = """
-daemon off;
-master_process off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log info;
-events {{ worker_connections 16; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/tmp/body;
-    proxy_temp_path {dir}/tmp/proxy;
-    fastcgi_temp_path {dir}/tmp/fastcgi;
-    uwsgi_temp_path {dir}/tmp/uwsgi;
-    scgi_temp_path {dir}/tmp/scgi;
-    server {{
+CONFIG = PREAMBLE + """    server {{
         listen 127.0.0.1:{port} ssl;
         server_name {name};
         ssl_certificate {dir}/fullchain.pem;

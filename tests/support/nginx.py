@@ -26,7 +26,9 @@ def require_nginx() -> Path:
     pytest.skip(f"no nginx here (CI would fail): {message}")
 
 
-MAIN = """
+# A configuration of its own (no root paths: prefix, pid, logs and temp files in {dir}),
+# in the foreground; followed by the `server` blocks and the closing brace of `http`.
+PREAMBLE = """
 daemon off;
 master_process off;
 pid {dir}/nginx.pid;
@@ -39,7 +41,9 @@ http {{
     fastcgi_temp_path {dir}/tmp/fastcgi;
     uwsgi_temp_path {dir}/tmp/uwsgi;
     scgi_temp_path {dir}/tmp/scgi;
-    server {{
+"""
+
+MAIN = PREAMBLE + """    server {{
         listen 127.0.0.1:{port} default_server;
         return 404;
     }}
