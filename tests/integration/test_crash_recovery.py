@@ -16,7 +16,7 @@ import dataclasses
 import inspect
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -24,29 +24,18 @@ from adapters.invariants import check_invariants
 from certreissue.bootstrap import Services, build_services
 from domain.errors import DomainError
 from domain.model import Caller, KeyAlgorithm, Role
-from domain.ports import Clock, LockRecord
+from domain.ports import LockRecord
 from domain.reissues import CsrSource, ReissueStatus
 from domain.reissuing import domain_lock_key
 from domain.rules import LOCK_GRACE, ReissueRequest
 from tests.integration.reissue_api import unique_zone, upload_cert
+from tests.support.clock import MovableClock
 
 LIFETIME = timedelta(hours=1)  # CERTS_REISSUE_LIFETIME_HOURS=1 for these services
 AFTER_GRACE = LOCK_GRACE + timedelta(seconds=1)
 AFTER_LIFETIME = LIFETIME + timedelta(seconds=1)
 
 
-class FakeClock(Clock):
-    """Starts at the real time and only moves forward, so the API server's own sweeper
-    (on the real clock) never finds a lease or lifetime over before this clock does."""
-
-    def __init__(self) -> None:
-        self._now = datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, by: timedelta) -> None:
-        self._now += by
 
 
 class Crash(BaseException):
@@ -123,8 +112,8 @@ def crashing_services(services: Services, point: CrashPoint) -> Fault:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> MovableClock:
+    return MovableClock()
 
 
 @pytest.fixture
@@ -290,7 +279,7 @@ async def assert_issued(services: Services, certificate_id: str, expected: int) 
     assert all(r["applied"] for r in issued)
 
 
-async def invariants(services: Services, clock: FakeClock, zone: Zone) -> list[str]:
+async def invariants(services: Services, clock: MovableClock, zone: Zone) -> list[str]:
     return await check_invariants(services.database.db, now=clock.now(), accounts=[zone.owner.account])
 
 

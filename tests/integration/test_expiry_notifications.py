@@ -12,18 +12,18 @@ import asyncio
 import dataclasses
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from certreissue.bootstrap import build_services
 from domain.certificates import UploadCertificate
 from domain.model import Caller, Role
-from domain.ports import Clock
 from tests import certs
 from tests.integration.reissue_api import unique_zone, upload_cert
 from tests.integration.test_webhooks import DELIVERIES, all_deliveries, create_endpoint, event_ids, verified
 from tests.support.webhook_receiver import WebhookReceiver
+from tests.support.clock import MovableClock
 
 THRESHOLDS = "{ expiryNotificationThresholds }"
 SET = """
@@ -33,15 +33,6 @@ mutation($input: SetExpiryNotificationThresholdsInput!) {
 """
 
 
-class MovableClock(Clock):
-    def __init__(self) -> None:
-        self._now = datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, by: timedelta) -> None:
-        self._now += by
 
 
 @pytest.fixture

@@ -33,21 +33,13 @@ from domain.rules import ReissueRequest
 from tests import certs
 from tests.integration.reissue_api import days_ago, unique_zone
 from tests.support.serve import ServeProcess
+from tests.support.clock import MovableClock
 
 DELAY = timedelta(hours=1)
 VERSIONS = """query V($id: ID!) { certificate(id: $id) {
   versions { version serialNumber supersededAt revokedAt revocationReason } } }"""
 
 
-class FakeClock(Clock):
-    def __init__(self) -> None:
-        self._now = datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, by: timedelta) -> None:
-        self._now += by
 
 
 @pytest.fixture
@@ -94,7 +86,7 @@ def revoked(certificate) -> dict[int, tuple]:
 
 
 async def test_a_superseded_version_is_revoked_after_the_delay_even_after_a_restart(make_services):
-    clock = FakeClock()
+    clock = MovableClock()
     first = await make_services(clock=clock)
     cert = await reissued_twice(first, "acct-rev")
     assert (await first.revocations.sweep())["revoked"] == 0  # not yet due
@@ -113,7 +105,7 @@ async def test_a_superseded_version_is_revoked_after_the_delay_even_after_a_rest
 
 
 async def test_two_processes_sweeping_at_once_revoke_a_version_once(make_services, own_settings, database_uri):
-    clock = FakeClock()
+    clock = MovableClock()
     setup = await make_services(clock=clock)
     cert = await reissued_twice(setup, "acct-twice")
     clock.advance(DELAY + timedelta(seconds=1))
@@ -127,7 +119,7 @@ async def test_two_processes_sweeping_at_once_revoke_a_version_once(make_service
 
 
 async def test_a_job_claimed_by_a_process_that_died_is_revoked_once_its_lease_lapses(make_services):
-    clock = FakeClock()
+    clock = MovableClock()
     services = await make_services(clock=clock)
     await reissued_twice(services, "acct-died")
     clock.advance(DELAY + timedelta(seconds=1))
@@ -141,7 +133,7 @@ async def test_a_job_claimed_by_a_process_that_died_is_revoked_once_its_lease_la
 
 
 async def test_never_revokes_nothing_and_keeps_the_jobs(make_services):
-    clock = FakeClock()
+    clock = MovableClock()
     never = await make_services(delay=None, clock=clock)
     cert = await reissued_twice(never, "acct-never")
     clock.advance(timedelta(days=3650))
@@ -170,7 +162,7 @@ class CannotRevoke(CertificateAuthority):
 
 
 async def test_with_a_ca_that_cannot_revoke_the_jobs_wait(make_services):
-    clock = FakeClock()
+    clock = MovableClock()
     services = await make_services(clock=clock)
     await reissued_twice(services, "acct-wait")
     clock.advance(timedelta(days=30))
@@ -184,7 +176,7 @@ async def test_with_a_ca_that_cannot_revoke_the_jobs_wait(make_services):
 
 
 async def test_a_job_stored_before_issuers_were_kept_is_still_revoked_by_the_built_in_ca(make_services):
-    clock = FakeClock()
+    clock = MovableClock()
     services = await make_services(clock=clock)
     cert = await reissued_twice(services, "acct-legacy")
     # As stored before this change: neither the job nor the version names its issuer.
@@ -200,7 +192,7 @@ async def test_a_job_stored_before_issuers_were_kept_is_still_revoked_by_the_bui
 
 
 async def test_a_version_the_built_in_ca_issued_names_it_and_its_job_does_too(make_services):
-    services = await make_services(clock=FakeClock())
+    services = await make_services(clock=MovableClock())
     cert = await reissued_twice(services, "acct-issuer")
     assert [v.issued_by for v in cert.versions] == ["builtin", "builtin", None]  # 1 is the upload
     jobs = {d["serialNumber"]: d.get("issuer") async for d in services.database.db.revocation_jobs.find({})}
@@ -214,7 +206,7 @@ needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="open
 async def test_the_served_crl_lists_the_serial_with_reason_superseded_and_the_api_shows_it(
     make_services, own_settings, database_uri, tmp_path
 ):
-    clock = FakeClock()
+    clock = MovableClock()
     services = await make_services(clock=clock)
     cert = await reissued_twice(services, "acct-crl")
     clock.advance(DELAY + timedelta(seconds=1))

@@ -23,7 +23,8 @@ from domain.revocations import CLAIM_LEASE
 from domain.rules import ReissueRequest
 from tests import certs
 from tests.integration.reissue_api import days_ago, unique_zone
-from tests.integration.test_revocation import DELAY, FakeClock
+from tests.integration.test_revocation import DELAY
+from tests.support.clock import MovableClock
 from tests.support.pebble import Pebble, require_pebble
 
 
@@ -41,7 +42,7 @@ def pebble(dns_server, file_site, tmp_path_factory):
 @pytest.fixture
 async def acme_services(pebble, settings, database_uri):
     """(make, clock): make() builds the services of one more process on the same database."""
-    clock = FakeClock()
+    clock = MovableClock()
     own = dataclasses.replace(
         settings, db_name=f"certreissue_rev_acme_{uuid.uuid4().hex[:8]}", revoke_superseded_after=DELAY,
         ca="acme", acme_directory=pebble.directory_url, acme_ca_bundle=pebble.ca_bundle,

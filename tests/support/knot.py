@@ -23,6 +23,8 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
+from tests.support.processes import terminate
+
 KNOTD = Path(os.environ.get("CERTS_KNOTD", "/usr/sbin/knotd"))
 
 
@@ -124,13 +126,7 @@ class Knot:
         return answer.rcode() == dns.rcode.NOERROR and bool(answer.answer)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        terminate(self.process)
         self.process = None
 
     def txt(self, name: str) -> list[str]:

@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.support.processes import terminate
+
 PEBBLE = os.environ.get("CERTS_PEBBLE", "/usr/bin/pebble")
 
 
@@ -153,13 +155,7 @@ class Pebble:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        terminate(self.process, within=15)
 
     def restart(self) -> Pebble:
         """Stopped and started again on the same ports: Pebble keeps nothing (accounts,
