@@ -275,7 +275,8 @@ def next_attempt(policy: RetryPolicy, failures: int, first_attempt: datetime, no
     return min(now + delay, deadline)
 
 
-def retry_window(attempts: Sequence[Attempt], retry_from: datetime | None, failed_at: datetime) -> tuple[datetime, int]:
+def retry_window(attempts: Sequence[Attempt], retry_from: datetime | None,
+                 failed_at: datetime) -> tuple[datetime, int]:
     """For an attempt that failed at `failed_at` after `attempts`: where the retry window
     starts, and the failures within it, that one included (next_attempt's `first_attempt`
     and `failures`). The window runs from the first attempt, or from the last redelivery
