@@ -91,6 +91,7 @@ def _delivery_from_doc(d: dict) -> Delivery:
         event_type=d["eventType"], body=d["body"], created_at=_utc(d["createdAt"]),
         status=DeliveryStatus(d["status"]), next_attempt_at=_utc(d.get("nextAttemptAt")),
         attempts=tuple(_attempt_from_doc(a) for a in d.get("attempts") or ()),
+        retry_from=_utc(d.get("retryFrom")),
     )
 
 
@@ -211,6 +212,21 @@ class MongoWebhookStore(WebhookStore):
             },
         )
         await self._attempts.delete_one({"_id": f"{delivery_id}#{number}"})
+
+    async def delivery(self, delivery_id: str, account: str) -> Delivery | None:
+        doc = await self._deliveries.find_one({"_id": delivery_id, "account": account})
+        return _delivery_from_doc(doc) if doc else None
+
+    async def redeliver(self, delivery_id: str, account: str, now: datetime) -> Delivery | None:
+        # Only while not leased: an attempt in flight keeps its lease until it is recorded,
+        # and is not disturbed. The next attempt takes the next slot (attemptCount + 1), so
+        # the lease and the unique slot keep any two processes from posting the same one.
+        doc = await self._deliveries.find_one_and_update(
+            {"_id": delivery_id, "account": account, "leaseUntil": {"$lte": now}},
+            {"$set": {"status": DeliveryStatus.PENDING.value, "nextAttemptAt": now, "retryFrom": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return _delivery_from_doc(doc) if doc else None
 
     async def list_deliveries(self, account: str, *, endpoint_id: str | None, status: str | None,
                               first: int, after: str | None, with_total: bool = True) -> Page:

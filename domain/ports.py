@@ -699,6 +699,15 @@ class WebhookStore(ABC):
                              next_attempt_at: datetime | None) -> None: ...
 
     @abstractmethod
+    async def delivery(self, delivery_id: str, account: str):
+        """One delivery of the account, or None (also for another account's, R26)."""
+
+    @abstractmethod
+    async def redeliver(self, delivery_id: str, account: str, now: datetime):
+        """Makes the delivery PENDING, due now, its retry window starting now (retryFrom),
+        unless an attempt is in flight (leased): the delivery after, or None."""
+
+    @abstractmethod
     async def list_deliveries(self, account: str, *, endpoint_id: str | None, status: str | None,
                               first: int, after: str | None, with_total: bool = True) -> Page: ...
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from domain.certificates import require_account, require_role
-from domain.errors import InvalidInput, NotFound
+from domain.errors import ErrorCode, InvalidInput, NotFound
 from domain.model import Caller, Page, Role
 from domain.ports import Clock, KeySealer, SealedSecret, WebhookSender, WebhookStore
 from domain.webhooks import (
@@ -32,10 +32,13 @@ from domain.webhooks import (
     next_attempt,
     parse_endpoint_url,
     reissue_events,
+    retry_window,
     subscribed,
 )
 
 LEASE = timedelta(seconds=60)  # a delivery's claim; far above the delivery timeout
+# How long redeliverWebhook waits for an attempt in flight to be recorded before it refuses.
+REDELIVER_WAIT = 2.0
 # Finished deliveries are kept this long (webhookDeliveries shows them). A reissue's events
 # are relayed again only while it changes, within its lifetime (R24), far shorter: a purged
 # delivery is never made again.
@@ -138,6 +141,32 @@ class WebhookService:
             after=after, with_total=with_total,
         )
 
+    async def redeliver(self, caller: Caller, delivery_id: str) -> Delivery:
+        """Sends a delivery again (FAILED, DELIVERED, or PENDING without waiting for its
+        backoff): PENDING, due now, with a fresh retry window from now; the same event ID and
+        body, its attempts kept. An attempt in flight is waited for briefly, never disturbed."""
+        require_role(caller, Role.OWNER)
+        account = require_account(caller, "webhook deliveries")
+        field = ["input", "deliveryId"]
+        found = await self._store.delivery(delivery_id, account)
+        if found is None:
+            raise NotFound("no such webhook delivery", field=field)
+        if await self._store.endpoint(found.endpoint_id, account) is None:
+            raise InvalidInput("the delivery's endpoint was deleted: it cannot be sent again",
+                               code=ErrorCode.INVALID_STATE, field=field)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REDELIVER_WAIT
+        while True:
+            again = await self._store.redeliver(found.id, account, self._clock.now())
+            if again is not None:
+                return again
+            if await self._store.delivery(found.id, account) is None:
+                raise NotFound("no such webhook delivery", field=field)  # purged meanwhile
+            if loop.time() >= deadline:
+                raise InvalidInput("an attempt of this delivery is being made now: see its result, and "
+                                   "redeliver it again if needed", code=ErrorCode.INVALID_STATE, field=field)
+            await asyncio.sleep(0.1)
+
     async def expiry_thresholds(self, caller: Caller) -> tuple[int, ...]:
         account = require_account(caller, "expiryNotificationThresholds")
         return await self._store.thresholds(account) or DEFAULT_EXPIRY_THRESHOLDS
@@ -216,8 +245,8 @@ class WebhookService:
         if attempt.succeeded:
             status, following = DeliveryStatus.DELIVERED, None
         else:
-            first = delivery.attempts[0].at if delivery.attempts else attempt.at
-            following = next_attempt(self._policy, number, first, attempt.at, self._jitter())
+            start, failures = retry_window(delivery.attempts, delivery.retry_from, attempt.at)
+            following = next_attempt(self._policy, failures, start, attempt.at, self._jitter())
             status = DeliveryStatus.PENDING if following else DeliveryStatus.FAILED
         await self._store.record_attempt(delivery.id, number, attempt, status.value, following)
 

@@ -257,7 +257,7 @@ def parse_endpoint_url(url: str, field_path: Sequence[str] = ("input", "url")) -
 class RetryPolicy:
     base: timedelta = timedelta(seconds=30)
     cap: timedelta = timedelta(hours=6)
-    window: timedelta = timedelta(days=3)  # from the first attempt; then given up
+    window: timedelta = timedelta(days=3)  # from the first attempt (or a redelivery); then given up
 
 
 def next_attempt(policy: RetryPolicy, failures: int, first_attempt: datetime, now: datetime,
@@ -273,6 +273,19 @@ def next_attempt(policy: RetryPolicy, failures: int, first_attempt: datetime, no
     delay = min(policy.cap, policy.base * (2 ** exponent))
     delay = delay / 2 + delay / 2 * min(max(jitter, 0.0), 1.0)
     return min(now + delay, deadline)
+
+
+def retry_window(attempts: Sequence[Attempt], retry_from: datetime | None,
+                 failed_at: datetime) -> tuple[datetime, int]:
+    """For an attempt that failed at `failed_at` after `attempts`: where the retry window
+    starts, and the failures within it, that one included (next_attempt's `first_attempt`
+    and `failures`). The window runs from the first attempt, or from the last redelivery
+    (`retry_from`, redeliverWebhook) if there was one: a fresh window, the backoff started
+    over, the attempts before it kept but not counted."""
+    start = attempts[0].at if attempts else failed_at
+    if retry_from is not None and retry_from > start:
+        start = retry_from
+    return start, 1 + sum(1 for a in attempts if a.at >= start)
 
 
 @dataclass(frozen=True)
@@ -310,4 +323,5 @@ class Delivery:
     status: DeliveryStatus
     next_attempt_at: datetime | None
     attempts: tuple[Attempt, ...] = field(default_factory=tuple)
+    retry_from: datetime | None = None  # the last redelivery: the retry window runs from it
 

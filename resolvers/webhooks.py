@@ -22,6 +22,10 @@ async def rotate_secret(ctx: Context, endpoint_id: str):
     return await capture(ctx.services.webhooks.rotate_secret(ctx.caller, endpoint_id))
 
 
+async def redeliver(ctx: Context, delivery_id: str):
+    return await capture(ctx.services.webhooks.redeliver(ctx.caller, delivery_id))
+
+
 async def set_expiry_thresholds(ctx: Context, thresholds: Sequence[int]):
     return await capture(ctx.services.webhooks.set_expiry_thresholds(ctx.caller, thresholds))
 

@@ -421,6 +421,17 @@ class Mutation:
             deleted_endpoint_id=strawberry.ID(found.id) if found else None, user_errors=user_errors(errors)
         )
 
+    @strawberry.mutation(description="owner role. Sends a delivery again (FAILED, DELIVERED, or PENDING without "
+                         "waiting): PENDING, due now, retried for the retry window from now; the same webhook-id "
+                         "and body, its attempts kept. INVALID_STATE if its endpoint was deleted.")
+    async def redeliver_webhook(
+        self, info: strawberry.Info[Context], input: hooks.RedeliverWebhookInput
+    ) -> hooks.WebhookDeliveryPayload:
+        found, errors = await webhook_resolvers.redeliver(info.context, str(input.delivery_id))
+        return hooks.WebhookDeliveryPayload(
+            delivery=hooks.WebhookDelivery.from_domain(found) if found else None, user_errors=user_errors(errors)
+        )
+
     @strawberry.mutation(description="owner role.")
     async def set_expiry_notification_thresholds(
         self, info: strawberry.Info[Context], input: hooks.SetExpiryNotificationThresholdsInput

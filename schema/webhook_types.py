@@ -83,6 +83,9 @@ class WebhookDelivery:
     last_status_code: int | None
     last_latency_ms: float | None
     attempts: list[WebhookAttempt]
+    retry_from: datetime | None = strawberry.field(
+        description="The last redeliverWebhook: the retry window runs from it (null: from the first attempt)."
+    )
 
     @classmethod
     def from_domain(cls, d: webhooks.Delivery) -> WebhookDelivery:
@@ -93,7 +96,7 @@ class WebhookDelivery:
             next_attempt_at=d.next_attempt_at if d.status == webhooks.DeliveryStatus.PENDING else None,
             attempt_count=len(d.attempts), last_status_code=last.status_code if last else None,
             last_latency_ms=last.latency_ms if last else None,
-            attempts=[WebhookAttempt.from_domain(a) for a in d.attempts],
+            attempts=[WebhookAttempt.from_domain(a) for a in d.attempts], retry_from=d.retry_from,
         )
 
 
@@ -136,6 +139,11 @@ class WebhookEndpointIdInput:
 
 
 @strawberry.input
+class RedeliverWebhookInput:
+    delivery_id: strawberry.ID
+
+
+@strawberry.input
 class SetExpiryNotificationThresholdsInput:
     thresholds: list[int] = strawberry.field(description="Days before notAfter, 1-365, at most 10.")
 
@@ -146,6 +154,12 @@ class WebhookEndpointSecretPayload:
     secret: str | None = strawberry.field(
         description="The signing secret (whsec_...), shown here once and never again."
     )
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class WebhookDeliveryPayload:
+    delivery: WebhookDelivery | None
     user_errors: list[UserError]
 
 

@@ -88,6 +88,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "createWebhookEndpoint": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
     "deleteWebhookEndpoint": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     "rotateWebhookSecret": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
+    "redeliverWebhook": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: NF},
     "setExpiryNotificationThresholds": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
     # Configuring touches no object of another account: the other owner configures its own.
     "configureDnsProvider": {"owner": "ok", "viewer": F, "reviewer": F, "operator": F, OTHER: "ok"},
@@ -384,13 +385,18 @@ async def call(world: World, operation: str, role: str) -> str:
 
 WEBHOOK_OPERATIONS = {
     "webhookEndpoints", "webhookDeliveries", "expiryNotificationThresholds", "createWebhookEndpoint",
-    "deleteWebhookEndpoint", "rotateWebhookSecret", "setExpiryNotificationThresholds",
+    "deleteWebhookEndpoint", "rotateWebhookSecret", "setExpiryNotificationThresholds", "redeliverWebhook",
 }
 HOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: deliveries stay PENDING
 HOOKS = "query($after: String) { webhookEndpoints(first: 100, after: $after) { totalCount edges { node { id } } } }"
 HOOK_DELIVERIES = """
 query($filter: WebhookDeliveryFilter) {
-  webhookDeliveries(first: 100, filter: $filter) { totalCount edges { node { id endpointId } } }
+  webhookDeliveries(first: 100, filter: $filter) { totalCount edges { node { id endpointId retryFrom } } }
+}
+"""
+REDELIVER = """
+mutation($id: ID!) {
+  redeliverWebhook(input: {deliveryId: $id}) { delivery { id status retryFrom } userErrors { code message field } }
 }
 """
 THRESHOLDS = "{ expiryNotificationThresholds }"
@@ -425,7 +431,7 @@ async def call_webhooks(world: World, name: str, role: str, client: GraphQLClien
         if staff:
             return top_level_code(await client.raw(HOOKS))
         return listed((await client(HOOKS))["webhookEndpoints"], endpoint, role == OTHER)
-    if name == "webhookDeliveries":
+    if name in ("webhookDeliveries", "redeliverWebhook"):
         endpoint = await _owner_endpoint(world)
         await world.reissue_in("PENDING_CA_VERIFICATION")
         for _ in range(300):  # the relay makes the delivery within a poll or two
@@ -434,6 +440,15 @@ async def call_webhooks(world: World, name: str, role: str, client: GraphQLClien
                 break
             await asyncio.sleep(0.1)
         delivery = mine["edges"][0]["node"]["id"]
+        if name == "redeliverWebhook":
+            payload = (await client(REDELIVER, {"id": delivery}))["redeliverWebhook"]
+            outcome = payload_outcome(payload, "delivery")
+            if outcome == "ok":
+                assert payload["delivery"]["id"] == delivery and payload["delivery"]["retryFrom"]
+            after = (await world.owner(HOOK_DELIVERIES, {"filter": {"endpointId": endpoint}}))["webhookDeliveries"]
+            (node,) = [e["node"] for e in after["edges"] if e["node"]["id"] == delivery]
+            assert (node["retryFrom"] is not None) == (outcome == "ok"), "a refused redelivery redelivered"
+            return outcome
         if staff:
             return top_level_code(await client.raw(HOOK_DELIVERIES))
         everything = (await client(HOOK_DELIVERIES))["webhookDeliveries"]
@@ -482,7 +497,7 @@ def test_the_table_covers_every_operation_of_the_contract_and_every_role():
         "uploadCertificate", "requestReissue", "checkDomainValidation", "approveReissue",
         "rejectReissue", "confirmCaVerification", "setOrderFacts", "cancelReissue", "remindReviewer",
         "webhookEndpoints", "webhookDeliveries", "expiryNotificationThresholds", "createWebhookEndpoint",
-        "deleteWebhookEndpoint", "rotateWebhookSecret", "setExpiryNotificationThresholds",
+        "deleteWebhookEndpoint", "rotateWebhookSecret", "setExpiryNotificationThresholds", "redeliverWebhook",
         "dnsProviders", "configureDnsProvider", "removeDnsProvider", "webroots", "configureWebroot",
         "removeWebroot",
     }

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import signal
 from collections import Counter
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -380,3 +381,133 @@ async def test_a_process_dying_right_after_the_commit_point_loses_no_event(setti
         await asyncio.sleep(1)
         assert event_ids(receiver.snapshot()) == [f"msg_{reissue['id']}_1"]
         assert verified(got, secret)[0]["data"]["status"] == "CANCELLED"
+
+
+# -- redelivery --------------------------------------------------------------------------
+
+REDELIVER = """
+mutation Redeliver($id: ID!) {
+  redeliverWebhook(input: {deliveryId: $id}) {
+    delivery { id eventId status nextAttemptAt attemptCount payload attempts { statusCode } }
+    userErrors { code message field }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def short_retry_api(settings, database_uri):
+    """An API on a database of its own (no other process delivers its deliveries) whose
+    retry window is 2 s (CERTS_WEBHOOK_RETRY_FOR): a failing receiver's delivery is FAILED
+    within seconds."""
+    short = dataclasses.replace(settings, db_name=f"{settings.db_name}_redeliver",
+                                webhook_retry_for=timedelta(seconds=2))
+    server = ApiServer(short, database_uri).start()
+    try:
+        yield short, server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def short_clients(short_retry_api, database_uri, new_account):
+    """role -> a client of the short-retry API: "owner" and "viewer" of one account, "other"
+    (the owner of another account); tokens minted on that API's own database."""
+    from certreissue.bootstrap import build_services
+
+    short, server = short_retry_api
+    services = build_services(short, database_uri)
+    account, other = new_account("redeliver"), new_account("redeliver-other")
+    try:
+        tokens = {"owner": await new_token(services, account, "owner"),
+                  "viewer": await new_token(services, account, "viewer"),
+                  "other": await new_token(services, other, "owner")}
+    finally:
+        await services.close()
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        yield {role: GraphQLClient(http, token, other if role == "other" else account)
+               for role, token in tokens.items()}
+
+
+async def failed_delivery(client: GraphQLClient, receiver: WebhookReceiver) -> tuple[dict, str, dict]:
+    """A delivery to `receiver` (answering 500) retried until it is FAILED: (endpoint, secret, delivery)."""
+    receiver.default_status = 500
+    endpoint, secret = await create_endpoint(client, receiver.url, ["reissue.created"])
+    await pending_reissue(client)
+    (delivery,) = await wait_deliveries(client, lambda d: d and d[0]["status"] == "FAILED", endpointId=endpoint["id"])
+    return endpoint, secret, delivery
+
+
+async def test_a_failed_delivery_redelivered_after_the_receiver_recovers_is_delivered_with_the_same_id_and_body(
+        short_clients):
+    owner = short_clients["owner"]
+    with WebhookReceiver() as receiver:
+        endpoint, secret, failed = await failed_delivery(owner, receiver)
+        before = len(receiver.snapshot())
+        assert before >= 2 and all(a["statusCode"] == 500 for a in failed["attempts"])
+        # Recovered, but for one more 503: the redelivery's own retry window (from now, not
+        # from the first attempt, long past) retries it.
+        receiver.statuses, receiver.default_status = [503], 200
+        payload = (await owner(REDELIVER, {"id": failed["id"]}))["redeliverWebhook"]
+        assert payload["userErrors"] == []
+        assert payload["delivery"]["id"] == failed["id"] and payload["delivery"]["status"] == "PENDING"
+        assert payload["delivery"]["nextAttemptAt"] is not None
+        (delivered,) = await wait_deliveries(owner, lambda d: d and d[0]["status"] == "DELIVERED",
+                                             endpointId=endpoint["id"])
+        got = receiver.snapshot()
+        assert len(got) == before + 2
+        assert set(event_ids(got)) == {failed["eventId"]}, "the same webhook-id"
+        assert {r.body for r in got} == {failed["payload"].encode()}, "the byte-identical body"
+        verified(got, secret)
+        assert [a["statusCode"] for a in delivered["attempts"]] == [a["statusCode"] for a in failed["attempts"]] + [
+            503, 200], "the attempt history is kept"
+        assert delivered["attemptCount"] == len(failed["attempts"]) + 2 and delivered["nextAttemptAt"] is None
+
+
+async def test_a_delivered_delivery_can_be_redelivered_and_is_posted_again(short_clients):
+    owner = short_clients["owner"]
+    with WebhookReceiver() as receiver:
+        endpoint, _ = await create_endpoint(owner, receiver.url, ["reissue.created"])
+        await pending_reissue(owner)
+        (delivered,) = await wait_deliveries(owner, lambda d: d and d[0]["status"] == "DELIVERED",
+                                             endpointId=endpoint["id"])
+        payload = (await owner(REDELIVER, {"id": delivered["id"]}))["redeliverWebhook"]
+        assert payload["userErrors"] == [] and payload["delivery"]["status"] == "PENDING"
+        got = await receiver.wait_for(lambda got: len(got) >= 2)
+        assert event_ids(got) == [delivered["eventId"]] * 2 and got[0].body == got[1].body
+        await wait_deliveries(owner, lambda d: d and d[0]["attemptCount"] == 2 and d[0]["status"] == "DELIVERED",
+                              endpointId=endpoint["id"])
+
+
+async def test_another_accounts_delivery_is_not_found_like_one_that_does_not_exist(short_clients):
+    owner, other = short_clients["owner"], short_clients["other"]
+    with WebhookReceiver() as receiver:
+        _, _, failed = await failed_delivery(owner, receiver)
+        theirs = (await other(REDELIVER, {"id": failed["id"]}))["redeliverWebhook"]
+        missing = (await other(REDELIVER, {"id": "whd_0000000000000000deadbeefdeadbeef"}))["redeliverWebhook"]
+        for payload in (theirs, missing):
+            assert payload["delivery"] is None
+            assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("NOT_FOUND", ["input", "deliveryId"])]
+        assert theirs["userErrors"][0]["message"] == missing["userErrors"][0]["message"]
+        (still,) = await all_deliveries(owner)
+        assert still["status"] == "FAILED" and still["attemptCount"] == failed["attemptCount"]
+
+
+async def test_a_viewer_cannot_redeliver(short_clients):
+    owner, viewer = short_clients["owner"], short_clients["viewer"]
+    with WebhookReceiver() as receiver:
+        _, _, failed = await failed_delivery(owner, receiver)
+        payload = (await viewer(REDELIVER, {"id": failed["id"]}))["redeliverWebhook"]
+        assert payload["delivery"] is None and [e["code"] for e in payload["userErrors"]] == ["FORBIDDEN"]
+        (still,) = await all_deliveries(owner)
+        assert still["status"] == "FAILED"
+
+
+async def test_a_delivery_whose_endpoint_was_deleted_is_not_redelivered(short_clients):
+    owner = short_clients["owner"]
+    with WebhookReceiver() as receiver:
+        endpoint, _, failed = await failed_delivery(owner, receiver)
+        assert (await owner(DELETE, {"id": endpoint["id"]}))["deleteWebhookEndpoint"]["userErrors"] == []
+        payload = (await owner(REDELIVER, {"id": failed["id"]}))["redeliverWebhook"]
+        assert payload["delivery"] is None
+        assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID_STATE", ["input", "deliveryId"])]

@@ -13,6 +13,7 @@ from domain.errors import InvalidInput
 from domain.reissues import ReissueStatus
 from domain.webhooks import (
     EVENT_TYPES,
+    Attempt,
     RetryPolicy,
     check_event_types,
     check_thresholds,
@@ -20,6 +21,7 @@ from domain.webhooks import (
     due_threshold,
     expiry_event,
     next_attempt,
+    retry_window,
     parse_endpoint_url,
     subscribed,
 )
@@ -93,6 +95,24 @@ def test_retries_stop_at_the_end_of_the_window_from_the_first_attempt():
     near_end = NOW + timedelta(days=3) - timedelta(minutes=1)
     assert next_attempt(policy, 20, NOW, near_end, 0.5) == NOW + timedelta(days=3), "a last try at the end"
     assert next_attempt(policy, 21, NOW, NOW + timedelta(days=3), 0.5) is None
+
+
+def test_the_retry_window_runs_from_the_first_attempt_and_counts_every_failure():
+    attempts = (Attempt(NOW, 500, 1.0), Attempt(NOW + timedelta(minutes=1), 500, 1.0))
+    assert retry_window((), None, NOW) == (NOW, 1), "the first attempt opens the window"
+    assert retry_window(attempts, None, NOW + timedelta(minutes=5)) == (NOW, 3)
+
+
+def test_a_redelivery_opens_a_fresh_retry_window_with_the_backoff_started_over():
+    redelivered = NOW + timedelta(days=4)  # FAILED long ago (the window was 3 days)
+    attempts = (Attempt(NOW, 500, 1.0), Attempt(NOW + timedelta(days=3), 500, 1.0))
+    failed_at = redelivered + timedelta(seconds=1)
+    start, failures = retry_window(attempts, redelivered, failed_at)
+    assert (start, failures) == (redelivered, 1), "only the attempts since the redelivery count"
+    policy = RetryPolicy(base=timedelta(seconds=10), cap=timedelta(hours=6), window=timedelta(days=3))
+    assert round((next_attempt(policy, failures, start, failed_at, 0.999999) - failed_at).total_seconds()) == 10
+    again = (*attempts, Attempt(failed_at, 500, 1.0))
+    assert retry_window(again, redelivered, failed_at + timedelta(seconds=10)) == (redelivered, 2)
 
 
 def test_a_delivery_id_is_deterministic_per_endpoint_and_event_and_sorts_by_time():
