@@ -159,6 +159,11 @@ class MongoWebhookStore(WebhookStore):
         await self._reissues.update_one(
             {"_id": reissue_id, "seq": seq, "outboxPending": True}, {"$set": {"outboxPending": False}}
         )
+        # Where a conditional update is a find and then a write (FerretDB), a newer version
+        # written in between can have lost its flag to this clear: read back, and set it again.
+        now = await self._reissues.find_one({"_id": reissue_id}, {"seq": 1, "outboxPending": 1})
+        if now is not None and int(now["seq"]) != seq and not now.get("outboxPending"):
+            await self._reissues.update_one({"_id": reissue_id}, {"$set": {"outboxPending": True}})
 
     async def add_delivery(self, delivery: Delivery) -> bool:
         try:

@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import json
 import signal
+import uuid
 from collections import Counter
 from datetime import timedelta
 
@@ -381,6 +382,28 @@ async def test_a_process_dying_right_after_the_commit_point_loses_no_event(setti
         await asyncio.sleep(1)
         assert event_ids(receiver.snapshot()) == [f"msg_{reissue['id']}_1"]
         assert verified(got, secret)[0]["data"]["status"] == "CANCELLED"
+
+
+async def test_a_flag_cleared_over_a_newer_change_is_set_again_by_the_relay(database_uri):
+    """The relay clears the outbox flag only for the version it relayed. Where the database's
+    conditional update is a find and then a write (FerretDB), a change that lands in between
+    can lose its flag: the relay reads the document back and sets the flag again. (On a
+    database of its own: no API process relays these documents meanwhile.)"""
+    from adapters.mongo import Database
+    from adapters.webhooks import MongoWebhookStore
+
+    database = Database(database_uri, f"outbox_{uuid.uuid4().hex[:8]}")
+    try:
+        store, reissues = MongoWebhookStore(database), database.db.reissues
+        # What the race leaves: version 3 written, its flag cleared by the relay of version 2.
+        await reissues.insert_one({"_id": "rei_race", "seq": 3, "outboxPending": False})
+        await store.relayed("rei_race", 2)
+        assert (await reissues.find_one({"_id": "rei_race"}))["outboxPending"] is True
+        await store.relayed("rei_race", 3)  # the relay of the current version clears it for good
+        assert (await reissues.find_one({"_id": "rei_race"}))["outboxPending"] is False
+    finally:
+        await database.client.drop_database(database.db.name)
+        await database.client.close()
 
 
 # -- redelivery --------------------------------------------------------------------------
