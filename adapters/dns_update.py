@@ -76,7 +76,7 @@ class Rfc2136Updater(DnsUpdater):
             raise DnsUpdateError(
                 f"{where} refused the TSIG key {target.key_name} ({target.algorithm}): {_tsig_reason(exc)}; check "
                 "the key name, algorithm and secret against the server's key configuration",
-                field="tsigSecret",
+                field="tsigSecret", answered=True,
             ) from None
         except (dns.exception.DNSException, dns.message.UnknownTSIGKey) as exc:
             raise DnsUpdateError(
@@ -85,6 +85,10 @@ class Rfc2136Updater(DnsUpdater):
             ) from None
         except OSError as exc:
             raise DnsUpdateError(f"connection failed: {where} ({exc.strerror or type(exc).__name__}) while {doing}") from None
+        except EOFError:
+            raise DnsUpdateError(f"{where} closed the connection without an answer while {doing}") from None
+        except Exception as exc:  # noqa: BLE001 - any server's bytes become a diagnosis, never an internal error
+            raise DnsUpdateError(f"{where} could not be talked to while {doing} ({type(exc).__name__})") from None
         rcode = response.rcode()
         if rcode == dns.rcode.NOERROR:
             return
@@ -93,17 +97,18 @@ class Rfc2136Updater(DnsUpdater):
             raise DnsUpdateError(
                 f"{where} answered NOTAUTH while {doing}: it does not accept the TSIG key {target.key_name} "
                 f"({target.algorithm}) for {target.zone}, or is not authoritative for it; check the key and the "
-                "zone's update policy", field="tsigSecret",
+                "zone's update policy", field="tsigSecret", answered=True,
             )
         if rcode == dns.rcode.NOTZONE:
-            raise DnsUpdateError(f"{where} answered NOTZONE: {target.zone} is not a zone it serves", field="zone")
+            raise DnsUpdateError(f"{where} answered NOTZONE: {target.zone} is not a zone it serves", field="zone",
+                                 answered=True)
         if rcode == dns.rcode.REFUSED:
             raise DnsUpdateError(
                 f"{where} answered REFUSED while {doing}: the zone {target.zone} does not allow updates with the key "
                 f"{target.key_name}, or the server does not serve it; check the zone's update policy (ACL)",
-                field="zone",
+                field="zone", answered=True,
             )
-        raise DnsUpdateError(f"{where} answered {text} while {doing}")
+        raise DnsUpdateError(f"{where} answered {text} while {doing}", answered=True)
 
 
 def _tsig_reason(exc: Exception) -> str:

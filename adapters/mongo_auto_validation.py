@@ -24,6 +24,7 @@ async def ensure_auto_validation_indexes(database: Database) -> None:
     await database.db.dns_providers.create_index(
         [("account", ASCENDING), ("zone", ASCENDING)], name="account_zone", unique=True
     )
+    await database.db.auto_validation_records.create_index([("nextTryAt", ASCENDING)], name="next_try")
 
 
 def _provider_from_doc(d: dict) -> DnsProvider:
@@ -75,7 +76,7 @@ def _record_from_doc(d: dict) -> PlacedRecord:
         id=d["_id"], account=d["account"], name=d["name"], value=d["value"], server=d["server"], port=d["port"],
         zone=d["zone"], key_name=d["keyName"], algorithm=d["algorithm"], sealed_secret=bytes(d["sealedSecret"]),
         created_at=d.get("createdAt"), reissue_id=d.get("reissueId"), provider_id=d.get("providerId"),
-        placed=bool(d.get("placed")),
+        placed=bool(d.get("placed")), failures=int(d.get("failures") or 0), next_try_at=d.get("nextTryAt"),
     )
 
 
@@ -89,6 +90,7 @@ class MongoPlacedRecordStore(PlacedRecordStore):
             "port": record.port, "zone": record.zone, "keyName": record.key_name, "algorithm": record.algorithm,
             "sealedSecret": Binary(record.sealed_secret), "createdAt": record.created_at,
             "reissueId": record.reissue_id, "providerId": record.provider_id, "placed": record.placed,
+            "failures": record.failures, "nextTryAt": record.next_try_at or record.created_at,
         }, upsert=True)
 
     async def mark_placed(self, record_id: str) -> None:
@@ -101,8 +103,12 @@ class MongoPlacedRecordStore(PlacedRecordStore):
     async def delete(self, record_id: str) -> None:
         await self._col.delete_one({"_id": record_id})
 
-    async def all(self, limit: int = 500) -> list[PlacedRecord]:
-        return [_record_from_doc(d) for d in await self._col.find({}).limit(limit).to_list()]
+    async def due(self, now: datetime, limit: int = 500) -> list[PlacedRecord]:
+        docs = await self._col.find({"nextTryAt": {"$lte": now}}).sort("nextTryAt", ASCENDING).limit(limit).to_list()
+        return [_record_from_doc(d) for d in docs]
+
+    async def retry_later(self, record_id: str, failures: int, at: datetime) -> None:
+        await self._col.update_one({"_id": record_id}, {"$set": {"failures": failures, "nextTryAt": at}})
 
 
 # -- webroots (FILE_AUTO) ----------------------------------------------------------------------

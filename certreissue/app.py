@@ -232,18 +232,27 @@ def _is_valid_unicode(raw: bytes) -> bool:
 
 async def _sweep_forever(services: Services) -> None:
     """R24: expires overdue reissues and finishes what dead processes left half-done."""
+    async def downloads() -> dict[str, int]:
+        return {"downloads_purged": await services.downloads.purge()}
+
+    async def rate_limits() -> dict[str, int]:
+        await services.rate_limiter.purge_before(services.clock.now())
+        return {}
+
+    # Each part on its own: one that fails (a bad document) does not keep the others from running.
+    parts = (("reissues", services.reissues.sweep), ("revocations", services.revocations.sweep),
+             ("downloads", downloads), ("rate limits", rate_limits))
     while True:
-        try:
-            counts = await services.reissues.sweep()
-            counts |= await services.revocations.sweep()
-            counts["downloads_purged"] = await services.downloads.purge()
-            await services.rate_limiter.purge_before(services.clock.now())
-            if any(counts.values()):
-                log.info("sweep: %s", counts)
-        except PyMongoError:
-            log.warning("sweep skipped: database unavailable")
-        except Exception:  # noqa: BLE001 - the sweeper must outlive one bad document
-            log.exception("sweep failed")
+        counts: dict[str, int] = {}
+        for name, part in parts:
+            try:
+                counts |= await part()
+            except PyMongoError:
+                log.warning("sweep of %s skipped: database unavailable", name)
+            except Exception:  # noqa: BLE001 - the sweeper must outlive one bad document
+                log.exception("sweep of %s failed", name)
+        if any(counts.values()):
+            log.info("sweep: %s", counts)
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
 
 

@@ -48,9 +48,16 @@ PROBE_LOOKUPS = 2
 PROBE_PAUSE_SECONDS = 2.0
 RECORD_TTL = 60
 # A record whose server has not taken its removal for this long is given up (logged): a
-# server gone for good must not cost every sweep forever. Its token is spent by then.
+# server gone for good must not cost every sweep forever. Its token is spent by then. A
+# probe (anyone with an owner token makes them, configuring a provider) is given up sooner.
 RECORD_GIVE_UP = timedelta(days=7)
+PROBE_GIVE_UP = timedelta(hours=1)
 REMOVALS_AT_ONCE = 8
+# A removal that failed is tried again after a pause that doubles each time (1 min, 2, 4...,
+# at most an hour), and one sweep spends at most this long on removals (the rest wait).
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_MOST = timedelta(hours=1)
+SWEEP_BUDGET_SECONDS = 10.0
 _KEY_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
@@ -114,18 +121,27 @@ class PlacedRecord:
     reissue_id: str | None = None  # None: a provider's probe
     provider_id: str | None = None
     placed: bool = False
+    failures: int = 0  # removals refused or unanswered so far
+    next_try_at: datetime | None = None  # None: at the next sweep
 
 
 class DnsUpdateError(Exception):
     """An update the server refused or did not answer; `message` is for people, `field` the
     input most likely at fault (tsigSecret for a key the server does not accept, ...);
-    `sent` False when nothing left the service (the server's address was refused)."""
+    `sent` False when nothing left the service (the server's address was refused);
+    `answered` True when the server answered with an error (it applied nothing)."""
 
-    def __init__(self, message: str, field: str = "server", *, sent: bool = True) -> None:
+    def __init__(self, message: str, field: str = "server", *, sent: bool = True, answered: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.sent = sent
+        self.answered = answered
+
+    @property
+    def placed_nothing(self) -> bool:
+        """Nothing can be on the server: no record to remove later."""
+        return not self.sent or self.answered
 
 
 class DnsUpdater(ABC):
@@ -171,7 +187,11 @@ class PlacedRecordStore(ABC):
     async def delete(self, record_id: str) -> None: ...
 
     @abstractmethod
-    async def all(self, limit: int = 500) -> list[PlacedRecord]: ...
+    async def due(self, now: datetime, limit: int = 500) -> list[PlacedRecord]:
+        """Records whose next try is due (or never failed), the longest waiting first."""
+
+    @abstractmethod
+    async def retry_later(self, record_id: str, failures: int, at: datetime) -> None: ...
 
 
 # -- the input's rules (pure) ---------------------------------------------------------------
@@ -320,7 +340,7 @@ class AutoValidation:
         try:
             await self._updater.add_txt(target, record.name, record.value)
         except DnsUpdateError as error:
-            if not error.sent:  # nothing reached a server: nothing to remove later
+            if error.placed_nothing:  # nothing reached a server, or it refused: nothing to remove later
                 await self._records.delete(record.id)
             diagnosis = f"placing the TXT record {record.name} through {provider.server} failed: {error.message}"
             await self._providers.record_check(provider.id, self._clock.now(), False, diagnosis)
@@ -356,30 +376,45 @@ class AutoValidation:
 
     async def sweep(self, finished: Callable[[str], Awaitable[bool]]) -> int:
         """Removes records whose reissue ended (or never came to exist) and probes whose
-        process died; what the server does not take now stays for the next sweep."""
+        process died. One the server does not take now is tried again after a growing pause,
+        and given up in the end (RECORD_GIVE_UP, PROBE_GIVE_UP); a few at a time, within
+        SWEEP_BUDGET_SECONDS, so servers that never answer cannot hold up a sweep."""
         now = self._clock.now()
-        gate = asyncio.Semaphore(REMOVALS_AT_ONCE)  # one dead server costs its timeout, not the sweep's
+        gate = asyncio.Semaphore(REMOVALS_AT_ONCE)
 
         async def sweep_one(record: PlacedRecord) -> bool:
             async with gate:
-                return await swept(record)
+                return await self._sweep_record(record, finished, now)
 
-        async def swept(record: PlacedRecord) -> bool:
-            if record.reissue_id is None:
-                due = record.created_at is None or now - record.created_at >= PROBE_GRACE
-            else:
-                due = await finished(record.reissue_id)
-            if not due:
-                return False
-            if await self._remove(record):
-                return True
-            if record.created_at is not None and now - record.created_at >= RECORD_GIVE_UP:
-                log.warning("TXT record %s on %s given up: its removal was refused or unanswered for %s",
-                            record.name, record.server, RECORD_GIVE_UP)
-                await self._records.delete(record.id)
+        tasks = [asyncio.create_task(sweep_one(r)) for r in await self._records.due(now)]
+        if not tasks:
+            return 0
+        done, pending = await asyncio.wait(tasks, timeout=SWEEP_BUDGET_SECONDS)
+        for task in pending:  # the next sweep goes on with them
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return sum(1 for task in done if not task.cancelled() and task.exception() is None and task.result())
+
+    async def _sweep_record(self, record: PlacedRecord, finished: Callable[[str], Awaitable[bool]],
+                            now: datetime) -> bool:
+        if record.reissue_id is None:
+            due = record.created_at is None or now - record.created_at >= PROBE_GRACE
+        else:
+            due = await finished(record.reissue_id)
+        if not due:
             return False
-
-        return sum(await asyncio.gather(*(sweep_one(r) for r in await self._records.all())))
+        if await self._remove(record):
+            return True
+        give_up = PROBE_GIVE_UP if record.reissue_id is None else RECORD_GIVE_UP
+        if record.created_at is not None and now - record.created_at >= give_up:
+            log.warning("TXT record %s on %s given up: its removal was refused or unanswered for %s",
+                        record.name, record.server, give_up)
+            await self._records.delete(record.id)
+            return False
+        failures = record.failures + 1
+        pause = min(RETRY_FIRST * 2 ** min(failures - 1, 16), RETRY_MOST)
+        await self._records.retry_later(record.id, failures, now + pause)
+        return False
 
     # -- internals ------------------------------------------------------------------------
 
@@ -400,6 +435,9 @@ class AutoValidation:
         except DnsUpdateError as error:
             log.warning("TXT record %s not removed yet (%s); the sweep tries again", record.name, error.message)
             return False
+        except Exception:  # noqa: BLE001 - one record's server must not stop the others' cleanup
+            log.exception("TXT record %s not removed yet; the sweep tries again", record.name)
+            return False
         await self._records.delete(record.id)
         return True
 
@@ -412,10 +450,10 @@ class AutoValidation:
         try:
             await self._updater.add_txt(target, record.name, record.value)
         except DnsUpdateError as error:
-            if error.sent:
-                await self._remove(record)
-            else:  # nothing reached a server
+            if error.placed_nothing:  # nothing reached a server, or it refused
                 await self._records.delete(record.id)
+            else:
+                await self._remove(record)
             return error.message, error.field
         await self._records.mark_placed(record.id)
         outcome = await self._checker.check_dns(record.name, record.value)

@@ -1145,7 +1145,16 @@ class ReissueService:
         # Idempotency keys are kept at least 24 h; dropped after IDEMPOTENCY_RETENTION.
         counts["idempotency_keys"] = await self._idempotency.purge_before(self._clock.now() - IDEMPOTENCY_RETENTION)
         # R20 DNS_AUTO / FILE_AUTO: a waiting reissue is placed (again) and checked; records
-        # and files of reissues that ended, and probes a dead process left, are removed.
+        # and files of reissues that ended, and probes a dead process left, are removed. The
+        # servers are the accounts' choice: whatever they do, it ends here (logged), never
+        # stopping the rest of the service's sweeping.
+        try:
+            await self._sweep_automatic(counts)
+        except Exception:  # noqa: BLE001
+            log.exception("sweep of automatic validation failed; the next sweep tries again")
+        return counts
+
+    async def _sweep_automatic(self, counts: dict[str, int]) -> None:
         counts["auto_checked"] = 0
         if self._auto is not None or self._webroots is not None:
             now = self._clock.now()
@@ -1164,7 +1173,6 @@ class ReissueService:
             counts["auto_records_removed"] = await self._auto.sweep(self._reissue_finished)
         if self._webroots is not None:
             counts["auto_files_removed"] = await self._webroots.sweep(self._reissue_finished)
-        return counts
 
     async def _reissue_finished(self, reissue_id: str) -> bool:
         reissue = await self._reissues.get(reissue_id)

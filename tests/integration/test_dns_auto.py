@@ -116,6 +116,27 @@ async def test_a_wrong_tsig_secret_is_refused_at_configure_time_with_a_diagnosis
     assert (await world(PROVIDERS))["dnsProviders"] == []
 
 
+async def test_a_server_that_closes_the_connection_is_a_diagnosis_not_an_internal_error(world, knot):
+    """A server that reads the update and hangs up: the owner gets a userError naming the
+    server, and the probe it may have placed is left to the sweep."""
+    import asyncio
+
+    async def hang_up(reader, writer):
+        await reader.read(2)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        result = await configure(world, knot, port=port)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result["dnsProvider"] is None
+    (error,) = result["userErrors"]
+    assert error["field"] == ["input", "server"] and "closed the connection" in error["message"], error
+
+
 async def test_an_unknown_key_name_is_refused_at_configure_time(world, knot):
     result = await configure(world, knot, tsigKeyName="not-the-key")
     assert result["userErrors"][0]["field"] == ["input", "tsigSecret"]
@@ -258,6 +279,22 @@ async def test_a_record_left_behind_by_a_fault_is_removed_by_the_sweep(world, kn
     assert counts["auto_records_removed"] >= 1
     assert knot.txt(f"_dnsauth.crash.{knot.zone}") == []
     assert await records_of(knot_services, reissue["id"]) == []
+
+
+async def test_a_failure_in_automatic_validation_does_not_stop_the_sweep(knot_settings, database_uri):
+    """Whatever an account's DNS server does to the cleanup, the sweep goes on (and returns
+    its counts, so revocations and purges after it run too)."""
+    built = build_services(knot_settings, database_uri)
+
+    async def explode(finished):
+        raise EOFError("a server hung up in a way nobody foresaw")
+
+    built.auto_validation.sweep = explode
+    try:
+        counts = await built.reissues.sweep()
+    finally:
+        await built.close()
+    assert {"repaired", "expired", "released"} <= set(counts)
 
 
 async def test_a_probe_left_by_a_dead_process_is_removed_by_the_sweep(world, knot, knot_services):

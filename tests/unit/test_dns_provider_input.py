@@ -100,18 +100,29 @@ class Records:
     async def delete(self, record_id):
         self.items.pop(record_id, None)
 
-    async def all(self, limit=500):
-        return list(self.items.values())
+    async def due(self, now, limit=500):
+        return [r for r in self.items.values() if r.next_try_at is None or r.next_try_at <= now][:limit]
+
+    async def retry_later(self, record_id, failures, at):
+        import dataclasses
+
+        self.items[record_id] = dataclasses.replace(self.items[record_id], failures=failures, next_try_at=at)
 
 
 class Updater:
-    def __init__(self, failing: bool = False):
+    """`failing`: every delete fails (the server is gone); `add_error`: what adding raises."""
+
+    def __init__(self, failing: bool = False, add_error: Exception | None = None):
         self.failing = failing
+        self.add_error = add_error
+        self.deletes = 0
 
     async def add_txt(self, target, name, value, ttl=60):
-        pass
+        if self.add_error is not None:
+            raise self.add_error
 
     async def delete_txt(self, target, name, value):
+        self.deletes += 1
         if self.failing:
             from domain.auto_validation import DnsUpdateError
 
@@ -197,3 +208,88 @@ async def test_a_record_whose_server_never_takes_its_removal_is_given_up_after_a
     assert await auto.sweep(ended) == 0
     assert set(records.items) == {"young"}
     assert "given up" in caplog.text and "_dnsauth.old.example.com" in caplog.text
+
+
+def crowd(clock, records, updater, count, *, age, probe=False):
+    """`count` records whose reissues ended (or probes), `age` old, on a server that is gone."""
+    import dataclasses
+
+    from domain.auto_validation import AutoValidation, DnsTarget
+
+    auto = AutoValidation(providers=None, records=records, updater=updater, checker=None, sealer=Sealer(), clock=clock)
+    target = DnsTarget("192.0.2.1", 53, "example.com", "key", "hmac-sha256", b"s" * 32)
+    for i in range(count):
+        record = auto._record("a", target, f"_dnsauth.n{i}.example.com", "v", record_id=f"r{i}",
+                              reissue_id=None if probe else f"rei_{i}")
+        records.items[record.id] = dataclasses.replace(record, created_at=clock.now() - age)
+    return auto
+
+
+async def ended(reissue_id):
+    return True
+
+
+async def test_a_removal_that_fails_is_tried_again_later_not_at_every_sweep():
+    from datetime import timedelta
+
+    clock, records, updater = Clock(), Records(), Updater(failing=True)
+    auto = crowd(clock, records, updater, 3, age=timedelta(minutes=10))
+    await auto.sweep(ended)
+    assert updater.deletes == 3
+    await auto.sweep(ended)  # at once again: none is due
+    assert updater.deletes == 3
+    clock.at += timedelta(minutes=1)
+    await auto.sweep(ended)
+    assert updater.deletes == 6 and {r.failures for r in records.items.values()} == {2}
+    clock.at += timedelta(minutes=1)  # the pause doubled
+    await auto.sweep(ended)
+    assert updater.deletes == 6
+
+
+async def test_a_probe_whose_server_never_takes_its_removal_is_given_up_after_an_hour():
+    # Probes are the records anyone can make (configureDnsProvider): they must not pile up.
+    from datetime import timedelta
+
+    clock, records = Clock(), Records()
+    auto = crowd(clock, records, Updater(failing=True), 2, age=timedelta(minutes=61), probe=True)
+    await auto.sweep(ended)
+    assert records.items == {}
+
+
+async def test_an_unexpected_failure_of_one_removal_does_not_stop_the_others():
+    from datetime import timedelta
+
+    class Exploding(Updater):
+        async def delete_txt(self, target, name, value):
+            self.deletes += 1
+            if name.startswith("_dnsauth.n0."):
+                raise EOFError("the server closed the connection")
+
+    clock, records = Clock(), Records()
+    auto = crowd(clock, records, Exploding(), 3, age=timedelta(minutes=10))
+    assert await auto.sweep(ended) == 2
+    assert set(records.items) == {"r0"}
+
+
+async def test_a_probe_the_server_refused_leaves_nothing_to_clean_up():
+    """An answer with an error (BADKEY, REFUSED...) placed nothing: no record is kept; one
+    whose fate is unknown (a timeout) is kept for the sweep."""
+    from domain.auto_validation import AutoValidation, DnsUpdateError
+    from domain.errors import InvalidInput
+    from domain.model import Caller, Role
+
+    class Providers:
+        def new_id(self):
+            return "dnsp_1"
+
+        async def list(self, account):
+            return []
+
+    for error, kept in ((DnsUpdateError("BADKEY", field="tsigSecret", answered=True), 0),
+                        (DnsUpdateError("timeout"), 1)):
+        records = Records()
+        auto = AutoValidation(providers=Providers(), records=records, updater=Updater(failing=True, add_error=error),
+                              checker=None, sealer=Sealer(), clock=Clock())
+        with pytest.raises(InvalidInput):
+            await auto.configure_dns(Caller(account="a", role=Role.OWNER), given())
+        assert len(records.items) == kept, error.message
