@@ -205,6 +205,9 @@ class MongoWebhookStore(WebhookStore):
                     await self._attempts.delete_one({"_id": slot, "holder": taken["holder"]})
         return False
 
+    async def release_attempt(self, delivery_id: str, number: int, holder: str) -> None:
+        await self._attempts.delete_one({"_id": f"{delivery_id}#{number}", "holder": holder})
+
     async def record_attempt(self, delivery_id: str, number: int, attempt: Attempt, status: str,
                              next_attempt_at: datetime | None) -> None:
         # Recorded once per attempt number (a second record of the same one matches nothing).

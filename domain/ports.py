@@ -695,6 +695,10 @@ class WebhookStore(ABC):
         slot (past `until`) is taken over."""
 
     @abstractmethod
+    async def release_attempt(self, delivery_id: str, number: int, holder: str) -> None:
+        """Gives back attempt `number`'s slot, taken but not used."""
+
+    @abstractmethod
     async def record_attempt(self, delivery_id: str, number: int, attempt, status: str,
                              next_attempt_at: datetime | None) -> None: ...
 

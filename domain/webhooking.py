@@ -230,6 +230,12 @@ class WebhookService:
         now = self._clock.now()
         if not await self._store.claim_attempt(delivery.id, number, self.holder, now, now + LEASE):
             return
+        # The slot is freed once its attempt is recorded: a copy read before that (a claim
+        # that is a find and then a write, as on FerretDB) would take it again. Read again.
+        fresh = await self._store.delivery(delivery.id, delivery.account)
+        if fresh is None or fresh.status != DeliveryStatus.PENDING or len(fresh.attempts) >= number:
+            await self._store.release_attempt(delivery.id, number, self.holder)
+            return
         found = await self._store.endpoint(delivery.endpoint_id, delivery.account)
         if found is None:
             gone = Attempt(now, None, 0.0, "the endpoint was deleted; not sent")

@@ -351,6 +351,36 @@ async def test_two_processes_delivering_post_each_event_id_once(settings, databa
         second.stop()
 
 
+async def test_a_process_acting_on_a_stale_read_does_not_post_an_attempt_already_made(settings, database_uri):
+    """Where a claim is a find and then a write (FerretDB), a second process can hold a copy
+    of a delivery read before the first recorded its attempt and freed the attempt's slot:
+    it must see the attempt made and not post it again."""
+    from certreissue.bootstrap import build_services
+    from domain.model import Caller, Role
+    from domain.webhooks import Delivery, DeliveryStatus
+
+    own = dataclasses.replace(settings, db_name=f"stale_{uuid.uuid4().hex[:8]}")
+    services = build_services(own, database_uri)
+    await services.start()
+    try:
+        with WebhookReceiver() as receiver:
+            endpoint, _ = await services.webhooks.create_endpoint(Caller("stale", Role.OWNER), receiver.url,
+                                                                  ["reissue.*"])
+            now = services.clock.now()
+            await services.webhooks._store.add_delivery(Delivery(  # noqa: SLF001
+                id="whd_stale", endpoint_id=endpoint.id, account="stale", event_id="msg_stale_0",
+                event_type="reissue.created", body="{}", created_at=now, status=DeliveryStatus.PENDING,
+                next_attempt_at=now))
+            stale = await services.webhooks._store.delivery("whd_stale", "stale")  # noqa: SLF001
+            assert await services.webhooks.deliver_due() == 1
+            await services.webhooks._attempt(stale)  # noqa: SLF001 - the second process, on its old copy
+            await asyncio.sleep(0.5)
+            assert event_ids(receiver.snapshot()) == ["msg_stale_0"]
+    finally:
+        await services.database.client.drop_database(own.db_name)
+        await services.close()
+
+
 class Crash(BaseException):
     """A process's death (no `except Exception` survives it, as no code survives SIGKILL)."""
 
