@@ -63,6 +63,7 @@ from schema.root import Limits
 log = logging.getLogger("certreissue")
 READY_TIMEOUT_SECONDS = 2.0
 SWEEP_INTERVAL_SECONDS = 15.0
+SHUTDOWN_WAIT_SECONDS = 5.0  # for the background loops to stop once cancelled
 NO_STORE = {"Cache-Control": "no-store"}
 ANONYMOUS = Caller(account="", role=None)
 CLIENT_CLOSED_REQUEST = 499  # logged (never sent) for a client that left before its answer
@@ -442,10 +443,10 @@ def create_app(settings: Settings, mongodb_uri: str, tuning: Tuning = Tuning(), 
         try:
             yield
         finally:
+            # Cancelled, and waited for a bounded time: a shutdown never hangs on them.
             for task in (sweeper, hooks):
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await asyncio.wait((sweeper, hooks), timeout=SHUTDOWN_WAIT_SECONDS)
             await services.close()
 
     app = Starlette(

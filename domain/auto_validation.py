@@ -389,9 +389,11 @@ class AutoValidation:
         tasks = [asyncio.create_task(sweep_one(r)) for r in await self._records.due(now)]
         if not tasks:
             return 0
-        done, pending = await asyncio.wait(tasks, timeout=SWEEP_BUDGET_SECONDS)
-        for task in pending:  # the next sweep goes on with them
-            task.cancel()
+        try:
+            done, pending = await asyncio.wait(tasks, timeout=SWEEP_BUDGET_SECONDS)
+        finally:  # over budget, or the sweep itself cancelled (shutdown): none is left running
+            for task in tasks:
+                task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         return sum(1 for task in done if not task.cancelled() and task.exception() is None and task.result())
 
