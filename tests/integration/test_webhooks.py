@@ -16,6 +16,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.conftest import ApiServer, GraphQLClient, new_token
 from tests.integration.reissue_api import CANCEL, act, request, unique_zone, upload_cert
@@ -302,6 +303,25 @@ async def test_rotation_signs_with_the_new_and_the_old_secret_during_the_overlap
         assert len(got.headers["webhook-signature"].split(" ")) == 2
         verified([got], new)
         verified([got], old)
+
+
+async def test_a_second_rotation_retires_the_first_secret_at_once_and_signs_with_two_secrets_only(owner):
+    """A leaked secret is retired by rotating twice: only the secret a rotation replaces
+    keeps signing through the overlap; one that was retiring already is dropped."""
+    with WebhookReceiver() as receiver:
+        endpoint, first = await create_endpoint(owner, receiver.url, ["reissue.created"])
+        secrets = [first]
+        for _ in range(2):
+            rotated = (await owner(ROTATE, {"id": endpoint["id"]}))["rotateWebhookSecret"]
+            assert rotated["userErrors"] == []
+            secrets.append(rotated["secret"])
+        await pending_reissue(owner)
+        (got,) = await receiver.wait_for(lambda got: len(got) >= 1)
+        assert len(got.headers["webhook-signature"].split(" ")) == 2
+        verified([got], secrets[2])
+        verified([got], secrets[1])
+        with pytest.raises(WebhookVerificationError):
+            verified([got], secrets[0])
 
 
 async def test_a_process_killed_after_the_change_leaves_the_event_to_another_process(settings, database_uri, services,
