@@ -47,12 +47,30 @@ async def ensure_webhook_indexes(database: Database) -> None:
     await db.reissues.create_index([("outboxPending", ASCENDING)], name="outbox_pending")
     await db.webhook_endpoints.create_index([("account", ASCENDING), ("_id", DESCENDING)], name="account_id")
     await db.webhook_endpoints.create_index([("events", ASCENDING)], name="events")
+    await _give_slots(db.webhook_endpoints)
+    await db.webhook_endpoints.create_index([("account", ASCENDING), ("slot", ASCENDING)], name="account_slot",
+                                            unique=True)
     await db.webhook_deliveries.create_index([("status", ASCENDING), ("nextAttemptAt", ASCENDING)], name="due")
     await db.webhook_deliveries.create_index([("account", ASCENDING), ("_id", DESCENDING)], name="account_id")
     await db.webhook_deliveries.create_index([("status", ASCENDING), ("createdAt", ASCENDING)], name="purge")
     await db.webhook_deliveries.create_index(
         [("account", ASCENDING), ("endpointId", ASCENDING), ("_id", DESCENDING)], name="account_endpoint_id"
     )
+
+
+async def _give_slots(endpoints) -> None:
+    """Endpoints written before slots existed get the lowest free ones of their account,
+    in the order of their IDs (the same in every process starting at once), so the unique
+    index can be built and they count towards the limit."""
+    legacy = await endpoints.find({"slot": {"$exists": False}}, {"account": 1}).sort("_id", ASCENDING).to_list()
+    for account in dict.fromkeys(d["account"] for d in legacy):
+        taken = {d["slot"] for d in await endpoints.find({"account": account, "slot": {"$exists": True}},
+                                                          {"slot": 1}).to_list()}
+        free = (n for n in range(len(legacy) + len(taken) + 1) if n not in taken)
+        for d in legacy:
+            if d["account"] == account:
+                await endpoints.update_one({"_id": d["_id"], "slot": {"$exists": False}},
+                                           {"$set": {"slot": next(free)}})
 
 
 def _endpoint_from_doc(d: dict) -> Endpoint:
@@ -110,14 +128,25 @@ class MongoWebhookStore(WebhookStore):
         return ENDPOINT_ID_PREFIX + str(ObjectId())
 
     async def insert_endpoint(self, endpoint: Endpoint, secrets: Sequence[SealedSecret], *, limit: int) -> bool:
-        if await self._endpoints.count_documents({"account": endpoint.account}) >= limit:
-            return False
-        await self._endpoints.insert_one({
+        """Each endpoint holds one of its account's `limit` slots, unique by index: the free
+        ones are tried in order and the first insert that is not a duplicate key wins. No
+        count then insert, no transaction, no conditional update (FerretDB has neither)."""
+        doc = {
             "_id": endpoint.id, "account": endpoint.account, "url": endpoint.url, "events": list(endpoint.events),
             "createdAt": endpoint.created_at, "secretRotatedAt": None,
             "secrets": [_secret_to_doc(s) for s in secrets],
-        })
-        return True
+        }
+        taken = {d.get("slot") for d in await self._endpoints.find({"account": endpoint.account},
+                                                                    {"slot": 1}).to_list()}
+        for slot in range(limit):
+            if slot in taken:
+                continue
+            try:
+                await self._endpoints.insert_one({**doc, "slot": slot})
+            except DuplicateKeyError:
+                continue  # taken since the read
+            return True
+        return False
 
     async def endpoint(self, endpoint_id: str, account: str | None):
         doc = await self._endpoints.find_one({"_id": endpoint_id})

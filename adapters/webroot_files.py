@@ -26,8 +26,11 @@ class LocalWebrootFiles(WebrootFiles):
     def __init__(self, base: Path) -> None:
         self._base = base
 
-    async def prepare(self, account: str, directory: str) -> None:
-        await asyncio.to_thread(self._prepare, account, directory)
+    async def prepare(self, account: str, directory: str) -> list[tuple[str, ...]]:
+        return await asyncio.to_thread(self._prepare, account, directory)
+
+    async def discard(self, account: str, created: list[tuple[str, ...]]) -> None:
+        await asyncio.to_thread(self._discard, account, created)
 
     async def write(self, account: str, directory: str, path: str, content: str) -> None:
         await asyncio.to_thread(self._write, account, directory, path, content)
@@ -40,12 +43,14 @@ class LocalWebrootFiles(WebrootFiles):
 
     # -- below the base, without following links ------------------------------------------
 
-    def _open_dir(self, components: list[str], *, create: bool) -> int:
+    def _open_dir(self, components: list[str], *, create: bool, made: list[tuple[str, ...]] | None = None) -> int:
+        """A descriptor of `<base>/<components>`; with `create`, the directories missing are
+        made, and each one made is appended to `made` (its components) as it is."""
         try:
             fd = os.open(self._base, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
             raise WebrootError(f"the service's webroot base directory is not usable ({exc.strerror})") from None
-        for component in components:
+        for index, component in enumerate(components):
             try:
                 if create:
                     try:
@@ -53,6 +58,8 @@ class LocalWebrootFiles(WebrootFiles):
                     except FileExistsError:
                         pass
                     else:
+                        if made is not None:
+                            made.append(tuple(components[:index + 1]))
                         os.chmod(component, DIR_MODE, dir_fd=fd, follow_symlinks=False)
                 child = os.open(component, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
             except OSError as exc:
@@ -73,13 +80,36 @@ class LocalWebrootFiles(WebrootFiles):
             raise WebrootError("a path component is not allowed")
         return (parts[:-1], parts[-1]) if path else (parts, None)
 
-    def _prepare(self, account: str, directory: str) -> None:
+    def _prepare(self, account: str, directory: str) -> list[tuple[str, ...]]:
         components, _ = self._components(account, directory, "/.well-known/pki-validation/x")
-        os.close(self._open_dir(components, create=True))
-        area = os.path.realpath(self._base / account)
-        real = os.path.realpath(self._base / account / directory)
-        if not real.startswith(area + os.sep):
-            raise WebrootError(f"{directory} is not inside this account's webroot area")
+        made: list[tuple[str, ...]] = []
+        try:
+            os.close(self._open_dir(components, create=True, made=made))
+            area = os.path.realpath(self._base / account)
+            real = os.path.realpath(self._base / account / directory)
+            if not real.startswith(area + os.sep):
+                raise WebrootError(f"{directory} is not inside this account's webroot area")
+        except WebrootError:
+            self._discard(account, made)
+            raise
+        return made
+
+    def _discard(self, account: str, created: list[tuple[str, ...]]) -> None:
+        """Removes the directories `prepare` made, deepest first, each only if it is still
+        an empty directory (rmdir never follows a link) reached without following one."""
+        for path in sorted(created, key=len, reverse=True):
+            if not path or path[0] != account:
+                continue
+            try:
+                fd = self._open_dir(list(path[:-1]), create=False)
+            except WebrootError:
+                continue  # gone, or a link now: left alone
+            try:
+                os.rmdir(path[-1], dir_fd=fd)
+            except OSError:
+                pass  # not empty (someone's files), not a directory, or gone: left alone
+            finally:
+                os.close(fd)
 
     def _write(self, account: str, directory: str, path: str, content: str) -> None:
         components, name = self._components(account, directory, path)

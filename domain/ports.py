@@ -652,7 +652,8 @@ class WebhookStore(ABC):
 
     @abstractmethod
     async def insert_endpoint(self, endpoint, secrets: Sequence[SealedSecret], *, limit: int) -> bool:
-        """False when the account has `limit` endpoints already."""
+        """False when the account has `limit` endpoints already; atomic on every backend
+        (concurrent inserts never make more than `limit`), and a deletion frees its place."""
 
     @abstractmethod
     async def endpoint(self, endpoint_id: str, account: str | None) -> tuple | None:

@@ -113,14 +113,13 @@ class WebhookService:
         return endpoint
 
     async def rotate_secret(self, caller: Caller, endpoint_id: str) -> tuple[Endpoint, str]:
-        """A new secret; the old one keeps signing too for SECRET_OVERLAP so receivers can
-        roll over (several signatures in webhook-signature). Secrets retired already go."""
+        """A new secret; the one it replaces keeps signing too for SECRET_OVERLAP so receivers
+        can roll over (two signatures in webhook-signature). A secret that was retiring
+        already goes at once, so rotating again retires a leaked secret now: at most two."""
         endpoint, current = await self._own(caller, endpoint_id, ["input", "endpointId"])
         now = self._clock.now()
-        kept = [
-            SealedSecret(s.sealed, s.created_at, s.retires_at or now + SECRET_OVERLAP)
-            for s in current if s.retires_at is None or s.retires_at > now
-        ]
+        replaced = [s for s in current if s.retires_at is None][:1]
+        kept = [SealedSecret(s.sealed, s.created_at, now + SECRET_OVERLAP) for s in replaced]
         secret = new_secret()
         fresh = SealedSecret(self._sealer.seal(secret.encode(), context=_context(endpoint.id)), now)
         if not await self._store.replace_secrets(endpoint.id, endpoint.account, [fresh, *kept], now):

@@ -77,8 +77,14 @@ class WebrootFiles(ABC):
     """The files under `<base>/<account>/<directory>`; never follows a symbolic link there."""
 
     @abstractmethod
-    async def prepare(self, account: str, directory: str) -> None:
-        """Creates the directory (and `.well-known/pki-validation/` in it) if missing."""
+    async def prepare(self, account: str, directory: str) -> list:
+        """Creates the directory (and `.well-known/pki-validation/` in it) if missing; returns
+        the directories it made, for `discard`. A refusal here leaves none of them behind."""
+
+    @abstractmethod
+    async def discard(self, account: str, created: list) -> None:
+        """Removes the directories `prepare` made (as returned), those still empty only; never
+        follows a symbolic link, never fails."""
 
     @abstractmethod
     async def write(self, account: str, directory: str, path: str, content: str) -> None: ...
@@ -175,12 +181,17 @@ class WebrootValidation:
         relative = check_directory(directory, name)
         existing = next((w for w in await self._webroots.list(account) if w.domain == name), None)
         try:
-            await self._files.prepare(account, relative)
+            created = await self._files.prepare(account, relative)
         except WebrootError as error:
             raise InvalidInput(f"the webroot for {name} was not saved: {error.message}",
                                field=["input", "directory"]) from None
-        failure = await self._probe(account, name, relative)
+        try:
+            failure = await self._probe(account, name, relative)
+        except BaseException:
+            await self._files.discard(account, created)
+            raise
         if failure is not None:
+            await self._files.discard(account, created)  # a refusal leaves no directory it made
             raise InvalidInput(f"the webroot for {name} was not saved: {failure}", field=["input", "directory"])
         now = self._clock.now()
         return await self._webroots.save(Webroot(

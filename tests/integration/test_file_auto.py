@@ -124,6 +124,35 @@ async def test_a_webroot_the_domain_does_not_serve_is_refused(site_owner, served
     assert (await site_owner(WEBROOTS))["webroots"] == []
 
 
+async def test_a_refused_webroot_leaves_no_directory_it_created_and_keeps_those_that_were_there(
+        site_owner, served, webroot_site):
+    area = webroot_site.base / site_owner.account
+    domain = served(site_owner.account)  # nginx serves <area>/<domain>: a probe elsewhere is a 404
+    result = await configure(site_owner, domain, "con/sub")
+    assert result["webroot"] is None and "HTTP status 404" in result["userErrors"][0]["message"]
+    assert not (area / "con").exists()
+    assert not area.exists()  # the account's area too was made by the probe, and is empty again
+    # What was there before stays, with what is in it; only what the probe made goes.
+    (area / "kept" / ".well-known").mkdir(parents=True)
+    (area / "kept" / "index.html").write_text("mine")
+    result = await configure(site_owner, domain, "kept")
+    assert result["webroot"] is None and "HTTP status 404" in result["userErrors"][0]["message"]
+    assert sorted(p.name for p in (area / "kept").iterdir()) == [".well-known", "index.html"]
+    assert list((area / "kept" / ".well-known").iterdir()) == []
+
+
+async def test_a_refused_webroot_removes_nothing_behind_a_symbolic_link(site_owner, served, webroot_site, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "empty").mkdir(parents=True)
+    area = webroot_site.base / site_owner.account
+    area.mkdir(parents=True, exist_ok=True)
+    (area / "linked").symlink_to(elsewhere, target_is_directory=True)
+    domain = served(site_owner.account)
+    result = await configure(site_owner, domain, "linked/empty")
+    assert result["webroot"] is None and "symbolic link" in result["userErrors"][0]["message"]
+    assert (area / "linked").is_symlink() and (elsewhere / "empty").is_dir()
+
+
 async def test_file_auto_without_a_webroot_of_this_account_is_refused_at_preview_and_submit(site_owner, served):
     domain = served("someone-else")
     certificate, _ = await upload_cert(site_owner, domain)

@@ -16,6 +16,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.conftest import ApiServer, GraphQLClient, new_token
 from tests.integration.reissue_api import CANCEL, act, request, unique_zone, upload_cert
@@ -208,6 +209,57 @@ async def test_a_deleted_endpoint_is_gone_and_a_second_delete_is_not_found(owner
     assert (await owner(ENDPOINTS))["webhookEndpoints"]["totalCount"] == 0
 
 
+async def test_forty_concurrent_creations_make_exactly_twenty_endpoints_and_a_delete_frees_one(owner):
+    async def create() -> dict:
+        return (await owner(CREATE, {"input": {"url": "http://127.0.0.1:9/hooks", "events": ["reissue.*"]}}))[
+            "createWebhookEndpoint"]
+
+    results = await asyncio.gather(*(create() for _ in range(40)))
+    created = [r for r in results if r["userErrors"] == []]
+    refused = [r for r in results if r["userErrors"] != []]
+    assert len(created) == 20
+    assert all(r["webhookEndpoint"] is None for r in refused)
+    assert {(e["code"], e["message"], tuple(e["field"])) for r in refused for e in r["userErrors"]} == {
+        ("INVALID_INPUT", "an account has at most 20 webhook endpoints", ("input", "url"))}
+    assert (await owner(ENDPOINTS))["webhookEndpoints"]["totalCount"] == 20
+    assert (await create())["userErrors"] != []
+    deleted = (await owner(DELETE, {"id": created[7]["webhookEndpoint"]["id"]}))["deleteWebhookEndpoint"]
+    assert deleted["userErrors"] == []
+    again = await create()
+    assert again["userErrors"] == [] and again["webhookEndpoint"]["id"]
+    assert (await create())["userErrors"] != []
+    assert (await owner(ENDPOINTS))["webhookEndpoints"]["totalCount"] == 20
+
+
+async def test_endpoints_written_before_slots_get_slots_at_start_and_count_towards_the_limit(database_uri):
+    """(On a database of its own.) Endpoints without a slot get their account's lowest free
+    ones when the indexes are made at start; then the unique index holds the limit."""
+    from adapters.mongo import Database
+    from adapters.webhooks import MongoWebhookStore, ensure_webhook_indexes
+    from domain.webhooks import Endpoint
+
+    database = Database(database_uri, f"slots_{uuid.uuid4().hex[:8]}")
+    try:
+        endpoints = database.db.webhook_endpoints
+        await endpoints.insert_many([{"_id": f"whe_{n:02}", "account": "acc_old", "url": "http://127.0.0.1:9/",
+                                      "events": ["reissue.*"], "createdAt": None, "secrets": []} for n in range(19)])
+        await endpoints.insert_one({"_id": "whe_99", "account": "acc_old", "url": "http://127.0.0.1:9/",
+                                    "events": ["reissue.*"], "createdAt": None, "secrets": [], "slot": 0})
+        await ensure_webhook_indexes(database)
+        await ensure_webhook_indexes(database)  # a second start changes nothing
+        slots = sorted(d["slot"] for d in await endpoints.find({"account": "acc_old"}).to_list())
+        assert slots == list(range(20))
+        store = MongoWebhookStore(database)
+        endpoint = Endpoint(store.new_endpoint_id(), "acc_old", "http://127.0.0.1:9/", ("reissue.*",), None)
+        assert not await store.insert_endpoint(endpoint, [], limit=20)
+        assert await store.delete_endpoint("whe_05", "acc_old")
+        assert await store.insert_endpoint(endpoint, [], limit=20)
+        assert (await endpoints.find_one({"_id": endpoint.id}))["slot"] == 6
+    finally:
+        await database.client.drop_database(database.db.name)
+        await database.client.close()
+
+
 # -- delivery ----------------------------------------------------------------------------
 
 
@@ -302,6 +354,25 @@ async def test_rotation_signs_with_the_new_and_the_old_secret_during_the_overlap
         assert len(got.headers["webhook-signature"].split(" ")) == 2
         verified([got], new)
         verified([got], old)
+
+
+async def test_a_second_rotation_retires_the_first_secret_at_once_and_signs_with_two_secrets_only(owner):
+    """A leaked secret is retired by rotating twice: only the secret a rotation replaces
+    keeps signing through the overlap; one that was retiring already is dropped."""
+    with WebhookReceiver() as receiver:
+        endpoint, first = await create_endpoint(owner, receiver.url, ["reissue.created"])
+        secrets = [first]
+        for _ in range(2):
+            rotated = (await owner(ROTATE, {"id": endpoint["id"]}))["rotateWebhookSecret"]
+            assert rotated["userErrors"] == []
+            secrets.append(rotated["secret"])
+        await pending_reissue(owner)
+        (got,) = await receiver.wait_for(lambda got: len(got) >= 1)
+        assert len(got.headers["webhook-signature"].split(" ")) == 2
+        verified([got], secrets[2])
+        verified([got], secrets[1])
+        with pytest.raises(WebhookVerificationError):
+            verified([got], secrets[0])
 
 
 async def test_a_process_killed_after_the_change_leaves_the_event_to_another_process(settings, database_uri, services,
