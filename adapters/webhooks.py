@@ -47,7 +47,6 @@ async def ensure_webhook_indexes(database: Database) -> None:
     await db.reissues.create_index([("outboxPending", ASCENDING)], name="outbox_pending")
     await db.webhook_endpoints.create_index([("account", ASCENDING), ("_id", DESCENDING)], name="account_id")
     await db.webhook_endpoints.create_index([("events", ASCENDING)], name="events")
-    await _give_slots(db.webhook_endpoints)
     await db.webhook_endpoints.create_index([("account", ASCENDING), ("slot", ASCENDING)], name="account_slot",
                                             unique=True)
     await db.webhook_deliveries.create_index([("status", ASCENDING), ("nextAttemptAt", ASCENDING)], name="due")
@@ -56,21 +55,6 @@ async def ensure_webhook_indexes(database: Database) -> None:
     await db.webhook_deliveries.create_index(
         [("account", ASCENDING), ("endpointId", ASCENDING), ("_id", DESCENDING)], name="account_endpoint_id"
     )
-
-
-async def _give_slots(endpoints) -> None:
-    """Endpoints written before slots existed get the lowest free ones of their account,
-    in the order of their IDs (the same in every process starting at once), so the unique
-    index can be built and they count towards the limit."""
-    legacy = await endpoints.find({"slot": {"$exists": False}}, {"account": 1}).sort("_id", ASCENDING).to_list()
-    for account in dict.fromkeys(d["account"] for d in legacy):
-        taken = {d["slot"] for d in await endpoints.find({"account": account, "slot": {"$exists": True}},
-                                                          {"slot": 1}).to_list()}
-        free = (n for n in range(len(legacy) + len(taken) + 1) if n not in taken)
-        for d in legacy:
-            if d["account"] == account:
-                await endpoints.update_one({"_id": d["_id"], "slot": {"$exists": False}},
-                                           {"$set": {"slot": next(free)}})
 
 
 def _endpoint_from_doc(d: dict) -> Endpoint:

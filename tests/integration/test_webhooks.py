@@ -231,35 +231,6 @@ async def test_forty_concurrent_creations_make_exactly_twenty_endpoints_and_a_de
     assert (await owner(ENDPOINTS))["webhookEndpoints"]["totalCount"] == 20
 
 
-async def test_endpoints_written_before_slots_get_slots_at_start_and_count_towards_the_limit(database_uri):
-    """(On a database of its own.) Endpoints without a slot get their account's lowest free
-    ones when the indexes are made at start; then the unique index holds the limit."""
-    from adapters.mongo import Database
-    from adapters.webhooks import MongoWebhookStore, ensure_webhook_indexes
-    from domain.webhooks import Endpoint
-
-    database = Database(database_uri, f"slots_{uuid.uuid4().hex[:8]}")
-    try:
-        endpoints = database.db.webhook_endpoints
-        await endpoints.insert_many([{"_id": f"whe_{n:02}", "account": "acc_old", "url": "http://127.0.0.1:9/",
-                                      "events": ["reissue.*"], "createdAt": None, "secrets": []} for n in range(19)])
-        await endpoints.insert_one({"_id": "whe_99", "account": "acc_old", "url": "http://127.0.0.1:9/",
-                                    "events": ["reissue.*"], "createdAt": None, "secrets": [], "slot": 0})
-        await ensure_webhook_indexes(database)
-        await ensure_webhook_indexes(database)  # a second start changes nothing
-        slots = sorted(d["slot"] for d in await endpoints.find({"account": "acc_old"}).to_list())
-        assert slots == list(range(20))
-        store = MongoWebhookStore(database)
-        endpoint = Endpoint(store.new_endpoint_id(), "acc_old", "http://127.0.0.1:9/", ("reissue.*",), None)
-        assert not await store.insert_endpoint(endpoint, [], limit=20)
-        assert await store.delete_endpoint("whe_05", "acc_old")
-        assert await store.insert_endpoint(endpoint, [], limit=20)
-        assert (await endpoints.find_one({"_id": endpoint.id}))["slot"] == 6
-    finally:
-        await database.client.drop_database(database.db.name)
-        await database.client.close()
-
-
 # -- delivery ----------------------------------------------------------------------------
 
 
