@@ -155,9 +155,9 @@ class MongoWebhookStore(WebhookStore):
         return result.deleted_count == 1
 
     async def replace_secrets(self, endpoint_id: str, account: str, secrets: Sequence[SealedSecret],
-                              rotated_at: datetime) -> bool:
+                              rotated_at: datetime, *, previous_rotation: datetime | None) -> bool:
         result = await self._endpoints.update_one(
-            {"_id": endpoint_id, "account": account},
+            {"_id": endpoint_id, "account": account, "secretRotatedAt": previous_rotation},
             {"$set": {"secrets": [_secret_to_doc(s) for s in secrets], "secretRotatedAt": rotated_at}},
         )
         return result.matched_count == 1

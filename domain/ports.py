@@ -670,7 +670,9 @@ class WebhookStore(ABC):
 
     @abstractmethod
     async def replace_secrets(self, endpoint_id: str, account: str, secrets: Sequence[SealedSecret],
-                              rotated_at: datetime) -> bool: ...
+                              rotated_at: datetime, *, previous_rotation: datetime | None) -> bool:
+        """Only if the endpoint's last rotation is still `previous_rotation` (compare and
+        set); False when another rotation landed first, or the endpoint is gone."""
 
     @abstractmethod
     async def outbox(self, limit: int) -> list[tuple]:

@@ -36,6 +36,7 @@ from domain.webhooks import (
     subscribed,
 )
 
+ROTATION_TRIES = 20  # a rotation that lost a race reads again, this many times at most
 LEASE = timedelta(seconds=60)  # a delivery's claim; far above the delivery timeout
 # How long redeliverWebhook waits for an attempt in flight to be recorded before it refuses.
 REDELIVER_WAIT = 2.0
@@ -116,15 +117,25 @@ class WebhookService:
         """A new secret; the one it replaces keeps signing too for SECRET_OVERLAP so receivers
         can roll over (two signatures in webhook-signature). A secret that was retiring
         already goes at once, so rotating again retires a leaked secret now: at most two."""
-        endpoint, current = await self._own(caller, endpoint_id, ["input", "endpointId"])
-        now = self._clock.now()
-        replaced = [s for s in current if s.retires_at is None][:1]
-        kept = [SealedSecret(s.sealed, s.created_at, now + SECRET_OVERLAP) for s in replaced]
-        secret = new_secret()
-        fresh = SealedSecret(self._sealer.seal(secret.encode(), context=_context(endpoint.id)), now)
-        if not await self._store.replace_secrets(endpoint.id, endpoint.account, [fresh, *kept], now):
-            raise NotFound("no such webhook endpoint", field=["input", "endpointId"])
-        return Endpoint(endpoint.id, endpoint.account, endpoint.url, endpoint.events, endpoint.created_at, now), secret
+        # Compare and set on the time of the last rotation: a rotation that lost a race reads
+        # again and replaces the winner's secret, so rotations are serial (a lost one would
+        # keep the leaked secret signing, and hand out one that never signs).
+        for _ in range(ROTATION_TRIES):
+            endpoint, current = await self._own(caller, endpoint_id, ["input", "endpointId"])
+            now = self._clock.now()
+            now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as the database keeps it
+            if endpoint.secret_rotated_at is not None and now <= endpoint.secret_rotated_at:
+                now = endpoint.secret_rotated_at + timedelta(milliseconds=1)  # the version always moves
+            replaced = [s for s in current if s.retires_at is None][:1]
+            kept = [SealedSecret(s.sealed, s.created_at, now + SECRET_OVERLAP) for s in replaced]
+            secret = new_secret()
+            fresh = SealedSecret(self._sealer.seal(secret.encode(), context=_context(endpoint.id)), now)
+            if await self._store.replace_secrets(endpoint.id, endpoint.account, [fresh, *kept], now,
+                                                 previous_rotation=endpoint.secret_rotated_at):
+                return Endpoint(endpoint.id, endpoint.account, endpoint.url, endpoint.events, endpoint.created_at,
+                                now), secret
+        raise InvalidInput("other rotations of this endpoint's secret keep landing at the same time: rotate again",
+                           code=ErrorCode.INVALID_STATE, field=["input", "endpointId"])
 
     async def list_endpoints(self, caller: Caller, *, first: int, after: str | None) -> Page:
         account = require_account(caller, "webhookEndpoints")

@@ -346,6 +346,50 @@ async def test_a_second_rotation_retires_the_first_secret_at_once_and_signs_with
             verified([got], secrets[0])
 
 
+async def test_racing_rotations_each_replace_the_one_before_so_a_leaked_secret_stops_signing(
+    settings, database_uri, owner
+):
+    """Rotating again retires a leaked secret even when rotations race. Eight rotations read
+    the endpoint together (each waits until all have read: the worst interleaving, on the
+    real database) and then write: each must replace the secret the one before it made, so
+    the leaked one signs no more and exactly two of those handed out sign."""
+    from certreissue.bootstrap import build_services
+    from domain.model import Caller, Role
+
+    services = build_services(settings, database_uri)
+    store, together, readers = services.webhooks._store, asyncio.Event(), []  # noqa: SLF001
+    read = store.endpoint
+
+    async def read_together(endpoint_id, account):
+        found = await read(endpoint_id, account)
+        if len(readers) < 8:
+            readers.append(endpoint_id)
+            if len(readers) == 8:
+                together.set()
+            await together.wait()
+        return found
+
+    store.endpoint = read_together
+    try:
+        with WebhookReceiver() as receiver:
+            endpoint, leaked = await create_endpoint(owner, receiver.url, ["reissue.created"])
+            caller = Caller(owner.account, Role.OWNER)
+            rotated = await asyncio.gather(*(services.webhooks.rotate_secret(caller, endpoint["id"]) for _ in range(8)))
+            handed = [secret for _, secret in rotated]
+            await pending_reissue(owner)
+            (got,) = await receiver.wait_for(lambda got: len(got) >= 1)
+            signing = []
+            for secret in [leaked, *handed]:
+                try:
+                    verified([got], secret)
+                    signing.append(secret)
+                except WebhookVerificationError:
+                    pass
+            assert leaked not in signing and len(signing) == 2, "a lost rotation kept an older secret signing"
+    finally:
+        await services.close()
+
+
 async def test_a_process_killed_after_the_change_leaves_the_event_to_another_process(settings, database_uri, services,
                                                                                     new_account, tmp_path, api):
     """A process with delivery turned off (CERTS_WEBHOOK_DELIVERY=false) makes the change and
