@@ -180,30 +180,51 @@ def knot_settings(settings: Settings, knot: Knot) -> Settings:
     return dataclasses.replace(settings, dns_nameservers=(knot.address,), db_name=f"{settings.db_name}_dnsauto")
 
 
-@pytest.fixture(scope="session")
-def knot_api(knot_settings: Settings, database_uri: str) -> Iterator[ApiServer]:
-    """An API process, on the session's database, whose resolver sees the Knot server's zone
-    (the world's view, for DNS_AUTO); the session's `api` resolves through another server.
-    It has no sweeper of its own: the tests sweep when their story says so."""
-    server = ApiServer(knot_settings, database_uri, sweep=False).start()
+# The Knot and nginx sides: each an API process on a database of its own, without a sweeper
+# (the tests sweep when their story says so), its services, an HTTP client and staff tokens.
+
+
+def _api_without_sweeper(settings: Settings, database_uri: str) -> Iterator[ApiServer]:
+    server = ApiServer(settings, database_uri, sweep=False).start()
     try:
         yield server
     finally:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-async def knot_services(knot_settings: Settings, database_uri: str, knot_api) -> AsyncIterator[Services]:
-    built = build_services(knot_settings, database_uri)
+async def _services_of(settings: Settings, database_uri: str) -> AsyncIterator[Services]:
+    built = build_services(settings, database_uri)
     try:
         yield built
     finally:
         await built.close()
 
 
+async def _http_to(server: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+async def _staff_tokens_of(services: Services) -> dict[str, str]:
+    return {role: await new_token(services, None, role) for role in ("reviewer", "operator")}
+
+
+@pytest.fixture(scope="session")
+def knot_api(knot_settings: Settings, database_uri: str) -> Iterator[ApiServer]:
+    """An API process whose resolver sees the Knot server's zone (the world's view, for
+    DNS_AUTO); the session's `api` resolves through another server."""
+    yield from _api_without_sweeper(knot_settings, database_uri)
+
+
+@pytest.fixture(scope="session")
+async def knot_services(knot_settings: Settings, database_uri: str, knot_api) -> AsyncIterator[Services]:
+    async for built in _services_of(knot_settings, database_uri):
+        yield built
+
+
 @pytest.fixture(scope="session")
 async def knot_http(knot_api: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=knot_api.url, timeout=30) as client:
+    async for client in _http_to(knot_api):
         yield client
 
 
@@ -226,43 +247,35 @@ def file_settings(settings: Settings, webroot_site: WebrootSite) -> Settings:
 
 @pytest.fixture(scope="session")
 def file_api(file_settings: Settings, database_uri: str) -> Iterator[ApiServer]:
-    """An API process with CERTS_WEBROOTS_DIR set, whose file checks reach the nginx above
-    (no sweeper of its own: the tests sweep)."""
-    server = ApiServer(file_settings, database_uri, sweep=False).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    """An API process with CERTS_WEBROOTS_DIR set, whose file checks reach the nginx above."""
+    yield from _api_without_sweeper(file_settings, database_uri)
 
 
 @pytest.fixture(scope="session")
 async def file_services(file_settings: Settings, database_uri: str, file_api) -> AsyncIterator[Services]:
-    built = build_services(file_settings, database_uri)
-    try:
+    async for built in _services_of(file_settings, database_uri):
         yield built
-    finally:
-        await built.close()
 
 
 @pytest.fixture(scope="session")
 async def file_http(file_api: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=file_api.url, timeout=30) as client:
+    async for client in _http_to(file_api):
         yield client
 
 
 @pytest.fixture(scope="session")
 async def knot_staff_tokens(knot_services: Services) -> dict[str, str]:
-    return {role: await new_token(knot_services, None, role) for role in ("reviewer", "operator")}
+    return await _staff_tokens_of(knot_services)
 
 
 @pytest.fixture(scope="session")
 async def file_staff_tokens(file_services: Services) -> dict[str, str]:
-    return {role: await new_token(file_services, None, role) for role in ("reviewer", "operator")}
+    return await _staff_tokens_of(file_services)
 
 
 @pytest.fixture(scope="session")
 async def http(api: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+    async for client in _http_to(api):
         yield client
 
 
@@ -314,7 +327,7 @@ def new_account():
 @pytest.fixture(scope="session")
 async def staff_tokens(services: Services) -> dict[str, str]:
     """One staff token per staff role for the session (the service provider's people, R26)."""
-    return {role: await new_token(services, None, role) for role in ("reviewer", "operator")}
+    return await _staff_tokens_of(services)
 
 
 @pytest.fixture
