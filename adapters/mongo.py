@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
@@ -98,6 +98,25 @@ class Database:
 
 
 # -- certificates ---------------------------------------------------------------------
+
+
+async def claim_leased_slot(collection, slot: str, holder: str, now: datetime, until: datetime) -> bool:
+    """A right held by one process at a time: the unique `_id` `slot` decides (an insert, the
+    one write every backend makes atomic). A claim whose holder died (past its `until`) is
+    taken over by deleting exactly that claim, then inserting again."""
+    for _ in range(2):
+        try:
+            await collection.insert_one({"_id": slot, "holder": holder, "at": now, "until": until})
+            return True
+        except DuplicateKeyError:
+            taken = await collection.find_one({"_id": slot})
+            if taken is None:
+                continue
+            expires = taken["until"] if taken["until"].tzinfo else taken["until"].replace(tzinfo=UTC)
+            if expires > now:
+                return False
+            await collection.delete_one({"_id": slot, "holder": taken["holder"]})
+    return False
 
 
 def _version_to_doc(v: CertificateVersion) -> dict:

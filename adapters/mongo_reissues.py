@@ -16,7 +16,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from adapters.mongo import Database, _version_from_doc, _version_to_doc
+from adapters.mongo import Database, _version_from_doc, _version_to_doc, claim_leased_slot
 from domain.model import KeyAlgorithm, Page, PrivateKeyStorage, StoredPrivateKey, ValidationMethod
 from domain.pagination import decode_cursor
 from domain.ports import (
@@ -341,18 +341,7 @@ class MongoReissueRepository(ReissueRepository):
     async def claim_issuance(self, reissue_id: str, seq: int, holder: str, now: datetime, until: datetime) -> bool:
         """R23: the right to sign or finalise for the transition in slot `seq`, a unique key;
         a claim whose holder died (past `until`) is taken over by deleting exactly it."""
-        slot = f"{reissue_id}#{seq:05d}"
-        for _ in range(2):
-            try:
-                await self._issuing.insert_one({"_id": slot, "holder": holder, "at": now, "until": until})
-                return True
-            except DuplicateKeyError:
-                taken = await self._issuing.find_one({"_id": slot})
-                if taken is not None and taken["until"] > now:
-                    return False
-                if taken is not None:
-                    await self._issuing.delete_one({"_id": slot, "holder": taken["holder"]})
-        return False
+        return await claim_leased_slot(self._issuing, f"{reissue_id}#{seq:05d}", holder, now, until)
 
     async def release_issuance(self, reissue_id: str, seq: int, holder: str) -> None:
         await self._issuing.delete_one({"_id": f"{reissue_id}#{seq:05d}", "holder": holder})

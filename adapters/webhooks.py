@@ -20,7 +20,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 from standardwebhooks import Webhook
 
-from adapters.mongo import Database
+from adapters.mongo import Database, claim_leased_slot
 from adapters.mongo_reissues import reissue_from_doc
 from adapters.validation import is_public_address, make_resolver
 from domain.model import Page
@@ -204,19 +204,9 @@ class MongoWebhookStore(WebhookStore):
 
     async def claim_attempt(self, delivery_id: str, number: int, holder: str, now: datetime,
                             until: datetime) -> bool:
-        # The unique slot, not the lease, decides (FerretDB's findAndModify is not atomic).
-        slot = f"{delivery_id}#{number}"
-        for _ in range(2):
-            try:
-                await self._attempts.insert_one({"_id": slot, "holder": holder, "at": now, "until": until})
-                return True
-            except DuplicateKeyError:
-                taken = await self._attempts.find_one({"_id": slot})
-                if taken is not None and _utc(taken["until"]) > now:
-                    return False  # being posted (by this process too: never the same attempt twice)
-                if taken is not None:
-                    await self._attempts.delete_one({"_id": slot, "holder": taken["holder"]})
-        return False
+        # The unique slot, not the lease, decides (FerretDB's findAndModify is not atomic); a
+        # live slot is refused to this process too: never the same attempt twice.
+        return await claim_leased_slot(self._attempts, f"{delivery_id}#{number}", holder, now, until)
 
     async def release_attempt(self, delivery_id: str, number: int, holder: str) -> None:
         await self._attempts.delete_one({"_id": f"{delivery_id}#{number}", "holder": holder})
