@@ -332,8 +332,7 @@ class AutoValidation:
         provider = await self.covering(account, domain)
         if provider is None:
             return f"no DNS provider of this account covers {domain} any more: configure one, or cancel"
-        secret = self._sealer.open(provider.sealed_secret, context=provider_context(account, provider.id))
-        target = DnsTarget(provider.server, provider.port, provider.zone, provider.key_name, provider.algorithm, secret)
+        target = self._target(account, provider)
         record = self._record(account, target, name or challenge_name(domain), token, record_id=f"{reissue_id}:dns",
                               reissue_id=reissue_id, provider_id=provider.id)
         await self._records.save(record)  # before the update: a crash leaves it findable
@@ -357,8 +356,7 @@ class AutoValidation:
         provider = await self.covering(account, domain)
         if provider is None:
             return False
-        secret = self._sealer.open(provider.sealed_secret, context=provider_context(account, provider.id))
-        target = DnsTarget(provider.server, provider.port, provider.zone, provider.key_name, provider.algorithm, secret)
+        target = self._target(account, provider)
         failure = await self._probe(account, target)
         await self._providers.record_check(provider.id, self._clock.now(), failure is None,
                                            failure[0] if failure else None)
@@ -419,6 +417,10 @@ class AutoValidation:
         return False
 
     # -- internals ------------------------------------------------------------------------
+
+    def _target(self, account: str, provider: DnsProvider) -> DnsTarget:
+        secret = self._sealer.open(provider.sealed_secret, context=provider_context(account, provider.id))
+        return DnsTarget(provider.server, provider.port, provider.zone, provider.key_name, provider.algorithm, secret)
 
     def _record(self, account: str, target: DnsTarget, name: str, value: str, *, record_id: str,
                 reissue_id: str | None = None, provider_id: str | None = None) -> PlacedRecord:
